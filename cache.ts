@@ -1,0 +1,749 @@
+/**
+ * The token cache: accounts, access tokens, refresh tokens, ID token claims
+ * and server metadata, on Deno KV. One cache file can be shared by any number
+ * of processes: every read is validated, writes that depend on a read are
+ * atomic, and SQLite's "database is locked" is retried.
+ *
+ * @example Open the default cache and list its accounts
+ * ```ts ignore
+ * import { TokenCache } from "./cache.ts";
+ * const cache = await TokenCache.open();
+ * console.log(await cache.getAccounts());
+ * cache.close();
+ * ```
+ *
+ * @module
+ */
+
+import { CacheError } from "./src/errors.ts";
+import {
+  MemoryStore,
+  type Store,
+  type StoreAtomic,
+  type StoreEntry,
+  type StoreKey,
+} from "./src/kv_store.ts";
+import { defaultCachePath } from "./src/paths.ts";
+import type { Account, Endpoints, Provider } from "./src/types.ts";
+
+// Bump when an entry's shape changes; older entries are then foreign and skipped.
+const NS = ["deviceflow", "v1"] as const;
+
+/** Key helpers: every key the cache writes is made here. */
+function accountKey(a: AccountRef): StoreKey {
+  return [...NS, "account", a.authority, a.clientId, a.homeAccountId];
+}
+function accessTokenPrefix(a: AccountRef): StoreKey {
+  return [...NS, "access_token", a.authority, a.clientId, a.homeAccountId];
+}
+function accessTokenKey(a: AccountRef, scopeKey: string): StoreKey {
+  return [...accessTokenPrefix(a), scopeKey];
+}
+function refreshTokenKey(a: AccountRef): StoreKey {
+  return [...NS, "refresh_token", a.authority, a.clientId, a.homeAccountId];
+}
+function familyTokenKey(a: AccountRef, familyId: string): StoreKey {
+  return [...NS, "family_refresh_token", a.authority, familyId, a.homeAccountId];
+}
+function idClaimsKey(a: AccountRef): StoreKey {
+  return [...NS, "id_token_claims", a.authority, a.clientId, a.homeAccountId];
+}
+function metadataKey(authority: string): StoreKey {
+  return [...NS, "metadata", authority];
+}
+function leaseKey(name: string): StoreKey {
+  return [...NS, "lease", name];
+}
+function pendingKey(authority: string, clientId: string, id: string): StoreKey {
+  return [...NS, "pending_device_code", authority, clientId, id];
+}
+
+/** What identifies an account's entries. */
+export type AccountRef = Pick<Account, "authority" | "clientId" | "homeAccountId">;
+
+/** A cached access token. */
+export interface CachedAccessToken {
+  readonly secret: string;
+  readonly tokenType: string;
+  /** Granted scopes. */
+  readonly scopes: readonly string[];
+  /** The scopes that were asked for when it was issued. */
+  readonly requestedScopes: readonly string[];
+  /** Epoch milliseconds; absent when the server gave no lifetime. */
+  readonly expiresAt?: number;
+  /** Epoch milliseconds: refresh early from then on (Entra's `refresh_in`). */
+  readonly refreshAt?: number;
+  /** Epoch milliseconds. */
+  readonly cachedAt: number;
+}
+
+/** A cached refresh token. */
+export interface CachedRefreshToken {
+  readonly secret: string;
+  /** The scopes asked for at sign-in, used for refreshes that name none. */
+  readonly scopes: readonly string[];
+  /** Entra's family ID, when it is a family refresh token. */
+  readonly familyId?: string;
+  /** Epoch milliseconds. */
+  readonly cachedAt: number;
+}
+
+/** A cached account, with what the cache knows of how it signed in. */
+export interface CachedAccount extends Account {
+  readonly provider: Provider;
+  /** Epoch milliseconds of the last sign-in. */
+  readonly signedInAt: number;
+}
+
+/** Cached server metadata. */
+export interface CachedMetadata {
+  readonly provider: Provider;
+  readonly endpoints: Endpoints;
+  /** Epoch milliseconds. */
+  readonly fetchedAt: number;
+}
+
+/** A device code waiting to be finished by `login --resume`. */
+export interface PendingDeviceCode {
+  readonly id: string;
+  readonly deviceCode: string;
+  readonly userCode: string;
+  readonly verificationUri: string;
+  readonly verificationUriComplete?: string;
+  readonly expiresAt: number;
+  readonly interval: number;
+  readonly message: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+}
+
+/** An entry that was skipped because it is corrupt or foreign. */
+export interface SkippedEntry {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/** What {@linkcode TokenCache.status} reports; never a token value. */
+export interface CacheStatus {
+  readonly location: string;
+  readonly accounts: readonly (CachedAccount & {
+    readonly accessTokens: readonly {
+      scopes: readonly string[];
+      expiresAt?: number;
+    }[];
+    readonly hasRefreshToken: boolean;
+  })[];
+  readonly skipped: readonly SkippedEntry[];
+}
+
+/** The options of {@linkcode TokenCache.open}. */
+export interface TokenCacheOptions {
+  /** How many times to retry an operation that found the database locked (default 40). */
+  readonly lockRetries?: number;
+}
+
+// ---------------------------------------------------------------------------
+// Validation: every value is checked when read.
+
+type Validator<T> = (value: unknown) => T | undefined;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+function isString(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+function isTime(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((s) => typeof s === "string");
+}
+const PROVIDERS = new Set(["entra", "github", "google", "oidc"]);
+
+const validAccount: Validator<CachedAccount> = (v) =>
+  isRecord(v) && isString(v.username) && isString(v.homeAccountId) && isString(v.authority) &&
+    isString(v.clientId) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
+    isTime(v.signedInAt) && (v.tenantId === undefined || isString(v.tenantId))
+    ? v as unknown as CachedAccount
+    : undefined;
+
+const validAccessToken: Validator<CachedAccessToken> = (v) =>
+  isRecord(v) && isString(v.secret) && isString(v.tokenType) && isStrings(v.scopes) &&
+    isStrings(v.requestedScopes) && isTime(v.cachedAt) &&
+    (v.expiresAt === undefined || isTime(v.expiresAt)) &&
+    (v.refreshAt === undefined || isTime(v.refreshAt))
+    ? v as unknown as CachedAccessToken
+    : undefined;
+
+const validRefreshToken: Validator<CachedRefreshToken> = (v) =>
+  isRecord(v) && isString(v.secret) && isStrings(v.scopes) && isTime(v.cachedAt) &&
+    (v.familyId === undefined || isString(v.familyId))
+    ? v as unknown as CachedRefreshToken
+    : undefined;
+
+const validClaims: Validator<Record<string, unknown>> = (v) => isRecord(v) ? v : undefined;
+
+const validMetadata: Validator<CachedMetadata> = (v) =>
+  isRecord(v) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
+    isRecord(v.endpoints) && isString(v.endpoints.deviceAuthorization) &&
+    isString(v.endpoints.token) && isTime(v.fetchedAt)
+    ? v as unknown as CachedMetadata
+    : undefined;
+
+const validPending: Validator<PendingDeviceCode> = (v) =>
+  isRecord(v) && isString(v.id) && isString(v.deviceCode) && isString(v.userCode) &&
+    isString(v.verificationUri) && isTime(v.expiresAt) && isTime(v.interval) &&
+    typeof v.message === "string" && isStrings(v.scopes) && isTime(v.createdAt)
+    ? v as unknown as PendingDeviceCode
+    : undefined;
+
+const VALIDATORS: Record<string, Validator<unknown>> = {
+  account: validAccount,
+  access_token: validAccessToken,
+  refresh_token: validRefreshToken,
+  family_refresh_token: validRefreshToken,
+  id_token_claims: validClaims,
+  metadata: validMetadata,
+  pending_device_code: validPending,
+  lease: (v) => isRecord(v) && isString(v.holder) && isTime(v.expiresAt) ? v : undefined,
+};
+
+// ---------------------------------------------------------------------------
+// Deno KV, with "database is locked" retried.
+
+function isLocked(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /database is locked|SQLITE_BUSY|database is busy/i.test(message);
+}
+
+async function retryLocked<T>(retries: number, op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isLocked(error) || attempt >= retries) throw error;
+      // Jitter keeps processes that collided from colliding again.
+      const delay = Math.min(5 * 2 ** Math.min(attempt, 6), 250) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+class KvStore implements Store {
+  constructor(readonly kv: Deno.Kv, readonly retries: number) {}
+
+  get<T>(key: StoreKey): Promise<StoreEntry<T>> {
+    return retryLocked(this.retries, () => this.kv.get<T>(key as Deno.KvKey)) as Promise<
+      StoreEntry<T>
+    >;
+  }
+
+  async *list<T>(prefix: StoreKey): AsyncIterable<StoreEntry<T>> {
+    const entries = await retryLocked(
+      this.retries,
+      () => Array.fromAsync(this.kv.list<T>({ prefix: prefix as Deno.KvKey })),
+    );
+    yield* entries as StoreEntry<T>[];
+  }
+
+  set(key: StoreKey, value: unknown, options?: { expireIn?: number }): Promise<unknown> {
+    return retryLocked(this.retries, () => this.kv.set(key as Deno.KvKey, value, options));
+  }
+
+  delete(key: StoreKey): Promise<void> {
+    return retryLocked(this.retries, () => this.kv.delete(key as Deno.KvKey));
+  }
+
+  atomic(): StoreAtomic {
+    const steps: ((op: Deno.AtomicOperation) => void)[] = [];
+    const op: StoreAtomic = {
+      check: (...entries) => {
+        steps.push((a) => a.check(...(entries as Deno.AtomicCheck[])));
+        return op;
+      },
+      set: (key, value, options) => {
+        steps.push((a) => a.set(key as Deno.KvKey, value, options));
+        return op;
+      },
+      delete: (key) => {
+        steps.push((a) => a.delete(key as Deno.KvKey));
+        return op;
+      },
+      commit: () =>
+        retryLocked(this.retries, async () => {
+          // A retried commit must be built anew: an operation commits once.
+          const atomic = this.kv.atomic();
+          steps.forEach((step) => step(atomic));
+          const result = await atomic.commit();
+          return { ok: result.ok };
+        }),
+    };
+    return op;
+  }
+
+  close(): void {
+    this.kv.close();
+  }
+}
+
+/** Whether this Deno has KV enabled (`--unstable-kv`, or `"unstable": ["kv"]` in deno.json). */
+export function kvAvailable(): boolean {
+  return typeof (Deno as { openKv?: unknown }).openKv === "function";
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * The token cache. Open it with {@linkcode TokenCache.open}; the client
+ * reads and writes it, and most programs need nothing else of it.
+ */
+export class TokenCache {
+  readonly #store: Store;
+  #skipped = new Map<string, SkippedEntry>();
+  /** Where the cache lives: a file path, a KV Connect URL, or `:memory:`. */
+  readonly location: string;
+
+  private constructor(store: Store, location: string) {
+    this.#store = store;
+    this.location = location;
+  }
+
+  /**
+   * Opens a cache.
+   *
+   * @param location A file path, an `http(s)` KV Connect URL (with
+   * `DENO_KV_ACCESS_TOKEN` set), `:memory:`, or nothing for the default file
+   * under the user's cache directory.
+   * @param options Retry settings.
+   * @returns The open cache.
+   * @throws {CacheError} When the database cannot be opened, with how to reset it.
+   *
+   * @example A cache that lives only as long as the process
+   * ```ts
+   * import { TokenCache } from "./cache.ts";
+   * const cache = await TokenCache.open(":memory:");
+   * console.assert((await cache.getAccounts()).length === 0);
+   * cache.close();
+   * ```
+   */
+  static async open(location?: string, options: TokenCacheOptions = {}): Promise<TokenCache> {
+    const retries = options.lockRetries ?? 40;
+    const path = location ?? defaultCachePath();
+    if (!kvAvailable()) {
+      if (path === ":memory:") return TokenCache.memory();
+      throw new CacheError(
+        "Deno KV is not enabled, so tokens cannot be kept; run with --unstable-kv",
+      );
+    }
+    const remote = /^https?:\/\//i.test(path);
+    if (!remote && path !== ":memory:") await prepareFile(path);
+    let kv: Deno.Kv;
+    try {
+      kv = await retryLocked(retries, () => Deno.openKv(path));
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      throw new CacheError(
+        remote
+          ? `Cannot open the remote cache ${path}: ${reason} (is DENO_KV_ACCESS_TOKEN set?)`
+          : `Cannot open the token cache ${path}: ${reason}. To reset it, delete the file (rm ${path}*) and sign in again`,
+        { cause: error },
+      );
+    }
+    return new TokenCache(new KvStore(kv, retries), path);
+  }
+
+  /**
+   * A cache in memory that needs no KV: the default of a client given none.
+   *
+   * @returns A new, empty cache.
+   */
+  static memory(): TokenCache {
+    return new TokenCache(new MemoryStore(), ":memory:");
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#store.close();
+  }
+
+  /** Entries skipped as corrupt or foreign since the cache was opened. */
+  get skipped(): readonly SkippedEntry[] {
+    return [...this.#skipped.values()];
+  }
+
+  #validate<T>(entry: StoreEntry<unknown>): T | undefined {
+    if (entry.value === null) return undefined;
+    const kind = entry.key[NS.length];
+    const validator = typeof kind === "string" ? VALIDATORS[kind] : undefined;
+    const value = validator?.(entry.value);
+    if (value === undefined) {
+      const key = JSON.stringify(entry.key);
+      this.#skipped.set(key, {
+        key,
+        reason: validator ? "the value is not a valid entry" : "unknown entry kind",
+      });
+    }
+    return value as T | undefined;
+  }
+
+  async #read<T>(key: StoreKey): Promise<{ value: T | undefined; entry: StoreEntry }> {
+    const entry = await this.#guard(() => this.#store.get(key));
+    return { value: this.#validate<T>(entry), entry };
+  }
+
+  async #list<T>(prefix: StoreKey): Promise<{ value: T; entry: StoreEntry }[]> {
+    const entries = await this.#guard(() => Array.fromAsync(this.#store.list(prefix)));
+    const out: { value: T; entry: StoreEntry }[] = [];
+    for (const entry of entries) {
+      const value = this.#validate<T>(entry);
+      if (value !== undefined) out.push({ value, entry });
+    }
+    return out;
+  }
+
+  async #guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (error instanceof CacheError) throw error;
+      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      throw new CacheError(`The token cache ${this.location} failed: ${reason}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #commit(atomic: StoreAtomic): Promise<{ ok: boolean }> {
+    return this.#guard(() => atomic.commit());
+  }
+
+  // ----- accounts
+
+  /**
+   * The accounts in the cache, most recently signed in first.
+   *
+   * @param filter Only those of this authority and/or client.
+   * @returns The accounts.
+   */
+  async getAccounts(filter: { authority?: string; clientId?: string } = {}): Promise<
+    CachedAccount[]
+  > {
+    const prefix: (string | number)[] = [...NS, "account"];
+    if (filter.authority !== undefined) {
+      prefix.push(filter.authority);
+      if (filter.clientId !== undefined) prefix.push(filter.clientId);
+    }
+    const rows = await this.#list<CachedAccount>(prefix);
+    return rows.map((r) => r.value)
+      .filter((a) => filter.clientId === undefined || a.clientId === filter.clientId)
+      .sort((a, b) => b.signedInAt - a.signedInAt);
+  }
+
+  /**
+   * Removes an account and every token and claim stored for it.
+   *
+   * @param account The account.
+   * @returns The refresh token that was removed, so that it can be revoked.
+   */
+  async removeAccount(account: AccountRef): Promise<CachedRefreshToken | undefined> {
+    const refresh = await this.getRefreshToken(account);
+    const tokens = await this.#guard(() =>
+      Array.fromAsync(this.#store.list(accessTokenPrefix(account)))
+    );
+    const atomic = this.#store.atomic()
+      .delete(accountKey(account))
+      .delete(refreshTokenKey(account))
+      .delete(idClaimsKey(account));
+    for (const entry of tokens) atomic.delete(entry.key);
+    if (refresh?.familyId) atomic.delete(familyTokenKey(account, refresh.familyId));
+    await this.#commit(atomic);
+    return refresh;
+  }
+
+  // ----- what a sign-in or refresh produced
+
+  /**
+   * Stores an account, its tokens and its claims in one atomic write.
+   *
+   * @param entry What to store.
+   */
+  async save(entry: {
+    account: CachedAccount;
+    accessToken: CachedAccessToken;
+    refreshToken?: CachedRefreshToken | undefined;
+    idTokenClaims?: Readonly<Record<string, unknown>> | undefined;
+  }): Promise<void> {
+    const { account } = entry;
+    const atomic = this.#store.atomic()
+      .set(accountKey(account), { ...account })
+      .set(accessTokenKey(account, scopeKey(entry.accessToken.scopes)), {
+        ...entry.accessToken,
+      });
+    if (entry.refreshToken) {
+      atomic.set(refreshTokenKey(account), { ...entry.refreshToken });
+      if (entry.refreshToken.familyId) {
+        atomic.set(familyTokenKey(account, entry.refreshToken.familyId), {
+          ...entry.refreshToken,
+        });
+      }
+    }
+    if (entry.idTokenClaims) atomic.set(idClaimsKey(account), { ...entry.idTokenClaims });
+    await this.#commit(atomic);
+  }
+
+  /**
+   * The access tokens of an account, newest first; expired ones included.
+   *
+   * @param account The account.
+   * @returns The tokens.
+   */
+  async getAccessTokens(account: AccountRef): Promise<CachedAccessToken[]> {
+    const rows = await this.#list<CachedAccessToken>(accessTokenPrefix(account));
+    return rows.map((r) => r.value).sort((a, b) => b.cachedAt - a.cachedAt);
+  }
+
+  /**
+   * An account's refresh token: its own, else a family refresh token of its
+   * family when `familyId` is given.
+   *
+   * @param account The account.
+   * @param familyId A family whose refresh token may serve.
+   * @returns The refresh token, or `undefined`.
+   */
+  async getRefreshToken(
+    account: AccountRef,
+    familyId?: string,
+  ): Promise<CachedRefreshToken | undefined> {
+    const own = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    if (own.value || familyId === undefined) return own.value;
+    return (await this.#read<CachedRefreshToken>(familyTokenKey(account, familyId))).value;
+  }
+
+  /**
+   * Removes a refresh token the server refused, unless another process has
+   * already replaced it with a new one.
+   *
+   * @param account The account.
+   * @param secret The refused token.
+   * @returns Whether it was removed.
+   */
+  async removeRefreshToken(account: AccountRef, secret: string): Promise<boolean> {
+    const { value, entry } = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    if (!value || value.secret !== secret) return false;
+    const atomic = this.#store.atomic().check(entry).delete(refreshTokenKey(account));
+    if (value.familyId) atomic.delete(familyTokenKey(account, value.familyId));
+    return (await this.#commit(atomic)).ok;
+  }
+
+  /**
+   * The ID token claims of an account.
+   *
+   * @param account The account.
+   * @returns The claims, or `undefined`.
+   */
+  async getIdTokenClaims(account: AccountRef): Promise<Record<string, unknown> | undefined> {
+    return (await this.#read<Record<string, unknown>>(idClaimsKey(account))).value;
+  }
+
+  // ----- server metadata
+
+  /**
+   * The cached metadata of an authority.
+   *
+   * @param authority The authority.
+   * @returns The metadata, or `undefined`.
+   */
+  async getMetadata(authority: string): Promise<CachedMetadata | undefined> {
+    return (await this.#read<CachedMetadata>(metadataKey(authority))).value;
+  }
+
+  /**
+   * Stores an authority's metadata.
+   *
+   * @param authority The authority.
+   * @param metadata The metadata.
+   */
+  async setMetadata(authority: string, metadata: CachedMetadata): Promise<void> {
+    await this.#guard(() => this.#store.set(metadataKey(authority), { ...metadata }));
+  }
+
+  // ----- leases: one refresh for many processes
+
+  /**
+   * Takes a short-lived lease, unless another holder has a live one.
+   *
+   * @param name What the lease guards.
+   * @param holder A unique ID of the caller.
+   * @param ttlMs How long the lease lives if the holder dies.
+   * @param now The current time in milliseconds.
+   * @returns Whether the caller now holds the lease.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const { value, entry } = await this.#read<{ holder: string; expiresAt: number }>(
+      leaseKey(name),
+    );
+    if (value && value.holder !== holder && value.expiresAt > now) return false;
+    const atomic = this.#store.atomic().check(entry).set(
+      leaseKey(name),
+      { holder, expiresAt: now + ttlMs },
+      { expireIn: ttlMs },
+    );
+    return (await this.#commit(atomic)).ok;
+  }
+
+  /**
+   * Gives a lease back, if the caller still holds it.
+   *
+   * @param name What the lease guards.
+   * @param holder The caller's ID.
+   */
+  async releaseLease(name: string, holder: string): Promise<void> {
+    const { value, entry } = await this.#read<{ holder: string }>(leaseKey(name));
+    if (value?.holder !== holder) return;
+    await this.#commit(this.#store.atomic().check(entry).delete(leaseKey(name)));
+  }
+
+  /**
+   * Whether a live lease exists.
+   *
+   * @param name What the lease guards.
+   * @param now The current time in milliseconds.
+   * @returns `true` while someone holds it.
+   */
+  async leaseHeld(name: string, now: number): Promise<boolean> {
+    const { value } = await this.#read<{ expiresAt: number }>(leaseKey(name));
+    return value !== undefined && value.expiresAt > now;
+  }
+
+  // ----- device codes waiting for `login --resume`
+
+  /**
+   * Keeps a started device flow so that another process can finish it.
+   *
+   * @param authority The authority.
+   * @param clientId The client ID.
+   * @param pending The device code.
+   */
+  async savePending(
+    authority: string,
+    clientId: string,
+    pending: PendingDeviceCode,
+  ): Promise<void> {
+    await this.#guard(() =>
+      this.#store.set(pendingKey(authority, clientId, pending.id), { ...pending }, {
+        expireIn: Math.max(1000, pending.expiresAt - Date.now()),
+      })
+    );
+  }
+
+  /**
+   * The started device flows of a client, newest first, expired ones included.
+   *
+   * @param authority The authority.
+   * @param clientId The client ID.
+   * @returns The pending device codes.
+   */
+  async getPending(authority: string, clientId: string): Promise<PendingDeviceCode[]> {
+    const rows = await this.#list<PendingDeviceCode>([
+      ...NS,
+      "pending_device_code",
+      authority,
+      clientId,
+    ]);
+    return rows.map((r) => r.value).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /**
+   * Removes a started device flow.
+   *
+   * @param authority The authority.
+   * @param clientId The client ID.
+   * @param id Its ID.
+   */
+  async removePending(authority: string, clientId: string, id: string): Promise<void> {
+    await this.#guard(() => this.#store.delete(pendingKey(authority, clientId, id)));
+  }
+
+  // ----- status
+
+  /**
+   * What the cache holds, without a single token value, and what was skipped.
+   *
+   * @returns The status.
+   */
+  async status(): Promise<CacheStatus> {
+    // Read everything once, so that corrupt entries anywhere are reported.
+    const all = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
+    for (const entry of all) this.#validate(entry);
+    const accounts = await this.getAccounts();
+    const rows = [];
+    for (const account of accounts) {
+      const tokens = await this.getAccessTokens(account);
+      rows.push({
+        ...account,
+        accessTokens: tokens.map((t) => ({
+          scopes: t.scopes,
+          ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
+        })),
+        hasRefreshToken: (await this.getRefreshToken(account)) !== undefined,
+      });
+    }
+    return { location: this.location, accounts: rows, skipped: this.skipped };
+  }
+}
+
+/**
+ * The key of a scope set: sorted, lower-cased, space-separated.
+ *
+ * @param scopes The scopes.
+ * @returns The key.
+ */
+export function scopeKey(scopes: readonly string[]): string {
+  return [...new Set(scopes.map((s) => s.toLowerCase()))].sort().join(" ");
+}
+
+/** Creates the directory (0700) and an empty database file (0600) when they are missing. */
+async function prepareFile(path: string): Promise<void> {
+  const dir = path.replace(/[\\/][^\\/]*$/, "") || ".";
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    // SQLite opens an empty file as an empty database; creating it here is
+    // what gives it mode 0600 from the first byte. Existing files keep their
+    // mode: the CLI warns when it is too open rather than changing it.
+    const file = await Deno.open(path, { create: true, append: true, mode: 0o600 });
+    file.close();
+  } catch (error) {
+    throw new CacheError(
+      `Cannot create the token cache ${path}: ${(error as Error).message.split("\n")[0]}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Whether the cache file or its directory can be read by other users: the
+ * CLI warns about it.
+ *
+ * @param path The cache file.
+ * @returns A sentence naming what is exposed, or `undefined` when all is private.
+ */
+export async function exposure(path: string): Promise<string | undefined> {
+  if (Deno.build.os === "windows" || path === ":memory:" || /^https?:/i.test(path)) {
+    return undefined;
+  }
+  const dir = path.replace(/[\\/][^\\/]*$/, "") || ".";
+  for (const [what, file] of [["directory", dir], ["file", path]] as const) {
+    try {
+      const mode = (await Deno.stat(file)).mode;
+      if (mode !== null && (mode & 0o077) !== 0) {
+        return `the cache ${what} ${file} is readable by other users (mode ${
+          (mode & 0o777).toString(8)
+        }); run: chmod ${what === "directory" ? "700" : "600"} ${file}`;
+      }
+    } catch {
+      // Missing is private enough.
+    }
+  }
+  return undefined;
+}

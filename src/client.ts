@@ -1,0 +1,819 @@
+/**
+ * The client: device code sign-in, silent acquisition from the cache and by
+ * refresh, accounts and revocation.
+ *
+ * @module
+ */
+
+import { type CachedAccessToken, type CachedAccount, scopeKey, TokenCache } from "../cache.ts";
+import { systemClock } from "./clock.ts";
+import {
+  discoverEndpoints,
+  guessProvider,
+  PRESET_AUTHORITIES,
+  presetEndpoints,
+  secureUrl,
+} from "./endpoints.ts";
+import {
+  DeviceFlowError,
+  InteractionRequiredError,
+  InvalidResponseError,
+  NetworkError,
+  ServerError,
+} from "./errors.ts";
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  getJson,
+  type HttpContext,
+  type HttpResult,
+  postForm,
+} from "./http.ts";
+import { pollForToken } from "./poll.ts";
+import { parseDeviceAuthorization, parseErrorBody, parseTokenResponse } from "./responses.ts";
+import { registerSecret } from "./redact.ts";
+import { buildTokenResult, type ProfileHint } from "./token_result.ts";
+import type {
+  Account,
+  Clock,
+  DeviceCode,
+  Endpoints,
+  PollEvent,
+  Provider,
+  TokenResult,
+} from "./types.ts";
+import { VERSION } from "./version.ts";
+
+const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+/** The scopes OpenID Connect servers get unless told not to, as MSAL does. */
+export const OIDC_SCOPES: readonly string[] = ["openid", "profile", "offline_access"];
+// Scopes that name no resource: they are not compared when matching cached tokens.
+const NON_RESOURCE_SCOPES = new Set(["openid", "profile", "offline_access", "email"]);
+/** Cached metadata is used for this long before it is fetched again. */
+const METADATA_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long an access token must still live to be returned from the cache, by default. */
+export const DEFAULT_MIN_TTL_SECONDS = 300;
+
+/** The options of {@linkcode DeviceFlowClient}. */
+export interface DeviceFlowClientOptions {
+  /** The application (client) ID registered with the server. */
+  clientId: string;
+  /**
+   * The issuer URL (discovery is used), an Entra authority such as
+   * `https://login.microsoftonline.com/contoso.onmicrosoft.com`, or a GitHub
+   * (Enterprise Server) base URL. Optional with `endpoints` or with the
+   * `github` and `google` providers.
+   */
+  authority?: string;
+  /** Endpoints for servers without discovery; they take precedence over discovered ones. */
+  endpoints?: Partial<Endpoints> & Pick<Endpoints, "deviceAuthorization" | "token">;
+  /** The client secret, for servers that require one (Google). */
+  clientSecret?: string;
+  /** Whose quirks apply; guessed from the authority's host when absent. */
+  provider?: Provider;
+  /** Add `openid profile offline_access` for OIDC and Entra servers (default `true`). */
+  defaultScopes?: boolean;
+  /** The token cache (default: a new one in memory). */
+  cache?: TokenCache;
+  /** The `fetch` to use (default: the global one). */
+  fetch?: typeof fetch;
+  /** The clock (default: the system clock). */
+  clock?: Clock;
+  /** The `User-Agent` header. */
+  userAgent?: string;
+  /** The limit for one HTTP request in milliseconds (default 30000). */
+  requestTimeout?: number;
+  /** How long a refresh lease lives if its holder dies, in milliseconds (default: request timeout + 5 s). */
+  leaseTtl?: number;
+}
+
+/** The options of {@linkcode DeviceFlowClient.initiateDeviceFlow}. */
+export interface InitiateOptions {
+  /** The scopes to request. Items may hold several space-separated scopes. */
+  scopes?: readonly string[];
+  /** Cancels the request. */
+  signal?: AbortSignal;
+}
+
+/** The options of {@linkcode DeviceFlowClient.acquireTokenByDeviceFlow}. */
+export interface PollOptions {
+  /** Cancels polling at once, even mid-wait. */
+  signal?: AbortSignal;
+  /** A limit in seconds, on top of the code's own lifetime. */
+  timeout?: number;
+  /** Called after every pending answer, slow-down and retry. */
+  onPending?: (event: PollEvent) => void;
+}
+
+/** The options of {@linkcode DeviceFlowClient.acquireTokenSilent}. */
+export interface SilentOptions {
+  /** The scopes the token must cover; none means "what the last sign-in asked for". */
+  scopes?: readonly string[];
+  /** The account; needed only when the cache holds several for this client. */
+  account?: Account | string;
+  /** The access token must live at least this many more seconds (default 300). */
+  minTtl?: number;
+  /** Refresh even when the cached token is good. */
+  forceRefresh?: boolean;
+  /** Extra claims to request (an Entra claims challenge), as JSON. */
+  claims?: string;
+  /** Cancels the refresh. */
+  signal?: AbortSignal;
+}
+
+/** The options of {@linkcode DeviceFlowClient.acquireToken}. */
+export interface AcquireOptions extends SilentOptions, PollOptions {
+  /** Called with the code to show when a device code sign-in is needed. */
+  onDeviceCode: (code: DeviceCode) => void | Promise<void>;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A client of one authorization server, for one application.
+ *
+ * @example Sign in with a device code, then get tokens silently
+ * ```ts ignore
+ * import { DeviceFlowClient, TokenCache } from "./mod.ts";
+ *
+ * const client = new DeviceFlowClient({
+ *   authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+ *   clientId: "00000000-0000-0000-0000-000000000000",
+ *   cache: await TokenCache.open(),
+ * });
+ * const result = await client.acquireToken({
+ *   scopes: ["User.Read"],
+ *   onDeviceCode: (code) => console.error(code.message),
+ * });
+ * console.log(result.account.username);
+ * ```
+ */
+export class DeviceFlowClient {
+  /** The client ID. */
+  readonly clientId: string;
+  /** The provider whose quirks apply. */
+  readonly provider: Provider;
+  /** The authority, normalised: the key of this client's accounts in the cache. */
+  readonly authority: string;
+  /** The token cache. */
+  readonly cache: TokenCache;
+  readonly #clientSecret: string | undefined;
+  readonly #authorityUrl: URL | undefined;
+  readonly #explicitEndpoints: DeviceFlowClientOptions["endpoints"];
+  readonly #defaultScopes: boolean;
+  readonly #clock: Clock;
+  readonly #http: HttpContext;
+  readonly #leaseTtl: number;
+  readonly #holder = crypto.randomUUID();
+  #endpoints: Promise<Endpoints> | undefined;
+  readonly #inflight = new Map<string, Promise<unknown>>();
+
+  /**
+   * @param options What to connect to and how.
+   * @throws {TypeError} When an option is missing or malformed; the message names it.
+   */
+  constructor(options: DeviceFlowClientOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Cannot create a DeviceFlowClient: options must be an object");
+    }
+    const { clientId } = options;
+    if (typeof clientId !== "string" || !clientId.trim()) {
+      throw new TypeError("Cannot create a DeviceFlowClient: clientId must be a non-empty string");
+    }
+    this.clientId = clientId;
+    if (
+      options.provider !== undefined &&
+      !["entra", "github", "google", "oidc"].includes(options.provider)
+    ) {
+      throw new TypeError(
+        `Cannot create a DeviceFlowClient: provider must be entra, github, google or oidc, not "${options.provider}"`,
+      );
+    }
+    if (options.endpoints !== undefined) {
+      const e = options.endpoints;
+      if (e === null || typeof e !== "object") {
+        throw new TypeError("Cannot create a DeviceFlowClient: endpoints must be an object");
+      }
+      secureUrl(e.deviceAuthorization, "endpoints.deviceAuthorization");
+      secureUrl(e.token, "endpoints.token");
+      if (e.revocation !== undefined) secureUrl(e.revocation, "endpoints.revocation");
+      if (e.userinfo !== undefined) secureUrl(e.userinfo, "endpoints.userinfo");
+    }
+    let authority = options.authority;
+    if (authority === undefined && options.provider) {
+      authority = PRESET_AUTHORITIES[options.provider];
+    }
+    if (authority === undefined && options.endpoints === undefined) {
+      throw new TypeError(
+        "Cannot create a DeviceFlowClient: authority is required (or endpoints, or provider github or google)",
+      );
+    }
+    this.#authorityUrl = authority === undefined ? undefined : secureUrl(authority, "authority");
+    this.provider = options.provider ??
+      (this.#authorityUrl ? guessProvider(this.#authorityUrl) : "oidc");
+    this.authority = normaliseAuthority(
+      this.#authorityUrl?.href ?? new URL(options.endpoints!.token).origin,
+    );
+    this.#explicitEndpoints = options.endpoints;
+    if (options.clientSecret !== undefined && typeof options.clientSecret !== "string") {
+      throw new TypeError("Cannot create a DeviceFlowClient: clientSecret must be a string");
+    }
+    this.#clientSecret = options.clientSecret || undefined;
+    registerSecret(this.#clientSecret);
+    this.#defaultScopes = options.defaultScopes ?? true;
+    this.#clock = options.clock ?? systemClock;
+    if (options.fetch !== undefined && typeof options.fetch !== "function") {
+      throw new TypeError("Cannot create a DeviceFlowClient: fetch must be a function");
+    }
+    const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!Number.isFinite(requestTimeout) || requestTimeout <= 0) {
+      throw new TypeError(
+        "Cannot create a DeviceFlowClient: requestTimeout must be a positive number of milliseconds",
+      );
+    }
+    this.#http = {
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      userAgent: options.userAgent ?? defaultUserAgent(),
+      requestTimeout,
+    };
+    this.#leaseTtl = options.leaseTtl ?? requestTimeout + 5000;
+    if (options.cache !== undefined && !(options.cache instanceof TokenCache)) {
+      throw new TypeError("Cannot create a DeviceFlowClient: cache must be a TokenCache");
+    }
+    this.cache = options.cache ?? TokenCache.memory();
+  }
+
+  // ------------------------------------------------------------------ endpoints
+
+  /**
+   * The server's endpoints: explicit ones, a preset, the cache's copy of the
+   * metadata, or discovery, in that order. Resolved once per client.
+   *
+   * @param signal Cancels discovery.
+   * @returns The endpoints.
+   */
+  resolveEndpoints(signal?: AbortSignal): Promise<Endpoints> {
+    this.#endpoints ??= this.#resolve(signal).catch((error) => {
+      this.#endpoints = undefined;
+      throw error;
+    });
+    return this.#endpoints;
+  }
+
+  async #resolve(signal?: AbortSignal): Promise<Endpoints> {
+    const explicit = this.#explicitEndpoints;
+    const preset = this.#authorityUrl
+      ? presetEndpoints(this.provider, this.#authorityUrl)
+      : undefined;
+    let base: Endpoints | undefined = preset;
+    if (!explicit && !preset) {
+      const cached = await this.cache.getMetadata(this.authority);
+      if (
+        cached && cached.provider === this.provider &&
+        this.#clock.now() - cached.fetchedAt < METADATA_TTL_MS
+      ) {
+        return cached.endpoints;
+      }
+      base = await discoverEndpoints(this.#http, this.provider, this.#authorityUrl!, signal);
+    }
+    const endpoints: Endpoints = { ...base, ...explicit } as Endpoints;
+    await this.cache.setMetadata(this.authority, {
+      provider: this.provider,
+      endpoints,
+      fetchedAt: this.#clock.now(),
+    });
+    return endpoints;
+  }
+
+  // ------------------------------------------------------------------ device flow
+
+  /**
+   * Starts a device code sign-in (RFC 8628 section 3.1).
+   *
+   * @param options The scopes and a cancellation signal.
+   * @returns The code to show the person, and the secret device code to poll with.
+   * @see https://www.rfc-editor.org/rfc/rfc8628#section-3.1
+   */
+  async initiateDeviceFlow(options: InitiateOptions = {}): Promise<DeviceCode> {
+    const scopes = this.#requestScopes(options.scopes);
+    const endpoints = await this.resolveEndpoints(options.signal);
+    const form: Record<string, string> = { client_id: this.clientId };
+    if (scopes.length) form.scope = scopes.join(" ");
+    if (this.#clientSecret) form.client_secret = this.#clientSecret;
+    const result = await postForm(this.#http, endpoints.deviceAuthorization, form, options.signal);
+    this.#throwIfError(result);
+    const parsed = parseDeviceAuthorization(result);
+    const code: Mutable<DeviceCode> = {
+      deviceCode: parsed.deviceCode,
+      userCode: parsed.userCode,
+      verificationUri: parsed.verificationUri,
+      expiresAt: new Date(this.#clock.now() + parsed.expiresIn * 1000),
+      interval: parsed.interval,
+      message: parsed.message ?? composeMessage(parsed.verificationUri, parsed.userCode),
+      scopes,
+    };
+    if (parsed.verificationUriComplete) {
+      code.verificationUriComplete = parsed.verificationUriComplete;
+    }
+    return code;
+  }
+
+  /**
+   * Polls the token endpoint until the person has signed in (RFC 8628
+   * section 3.4 and 3.5), then stores the tokens in the cache. Calls for the
+   * same device code share one loop, so there is never more than one poll in
+   * flight.
+   *
+   * @param deviceCode What {@linkcode DeviceFlowClient.initiateDeviceFlow} returned.
+   * @param options Cancellation, a time limit and progress reports.
+   * @returns The tokens and the account.
+   * @see https://www.rfc-editor.org/rfc/rfc8628#section-3.5
+   */
+  acquireTokenByDeviceFlow(
+    deviceCode: DeviceCode,
+    options: PollOptions = {},
+  ): Promise<TokenResult> {
+    if (
+      !deviceCode || typeof deviceCode.deviceCode !== "string" ||
+      !(deviceCode.expiresAt instanceof Date)
+    ) {
+      return Promise.reject(new TypeError("Cannot poll: deviceCode must be a DeviceCode"));
+    }
+    if (options.timeout !== undefined && !(options.timeout > 0)) {
+      return Promise.reject(
+        new TypeError("Cannot poll: timeout must be a positive number of seconds"),
+      );
+    }
+    return this.#once(`poll:${deviceCode.deviceCode}`, async () => {
+      registerSecret(deviceCode.deviceCode);
+      const endpoints = await this.resolveEndpoints(options.signal);
+      const form: Record<string, string> = {
+        grant_type: DEVICE_CODE_GRANT,
+        device_code: deviceCode.deviceCode,
+        client_id: this.clientId,
+        ...this.#tokenExtras(),
+      };
+      const result = await pollForToken(deviceCode, {
+        clock: this.#clock,
+        poll: (signal) => postForm(this.#http, endpoints.token, form, signal),
+        signal: options.signal,
+        timeout: options.timeout,
+        onPending: options.onPending,
+      });
+      const token = await this.#tokenResult(result, deviceCode.scopes, endpoints, options.signal);
+      await this.#store(token, deviceCode.scopes, deviceCode.scopes);
+      return token;
+    });
+  }
+
+  // ------------------------------------------------------------------ silent
+
+  /**
+   * The accounts in the cache for this client and authority, most recent first.
+   *
+   * @returns The accounts.
+   */
+  async getAccounts(): Promise<Account[]> {
+    const accounts = await this.cache.getAccounts({
+      authority: this.authority,
+      clientId: this.clientId,
+    });
+    return accounts.map(publicAccount);
+  }
+
+  /**
+   * Removes an account's tokens from the cache and, where the server has a
+   * revocation endpoint (RFC 7009), revokes its refresh token there. A failed
+   * revocation does not fail the removal.
+   *
+   * @param account The account.
+   * @param options Cancellation.
+   * @returns Whether a refresh token was revoked at the server.
+   */
+  async removeAccount(account: Account, options: { signal?: AbortSignal } = {}): Promise<{
+    revoked: boolean;
+  }> {
+    const removed = await this.cache.removeAccount(account);
+    if (!removed) return { revoked: false };
+    try {
+      const endpoints = await this.resolveEndpoints(options.signal);
+      if (!endpoints.revocation) return { revoked: false };
+      const form: Record<string, string> = {
+        token: removed.secret,
+        token_type_hint: "refresh_token",
+        client_id: this.clientId,
+      };
+      if (this.#clientSecret) form.client_secret = this.#clientSecret;
+      const result = await postForm(this.#http, endpoints.revocation, form, options.signal);
+      return { revoked: result.status === 200 };
+    } catch (error) {
+      if (error instanceof DeviceFlowError && error.code === "cancelled") throw error;
+      return { revoked: false };
+    }
+  }
+
+  /**
+   * A token without asking the person: the cached access token when it
+   * covers the scopes and lives long enough, else a refresh with the cached
+   * refresh token. When several processes need the same refresh, one of them
+   * does it and the others use its result.
+   *
+   * @param options Scopes, account and freshness.
+   * @returns The token.
+   * @throws {InteractionRequiredError} When the person must sign in again.
+   */
+  async acquireTokenSilent(options: SilentOptions = {}): Promise<TokenResult> {
+    const minTtl = options.minTtl ?? DEFAULT_MIN_TTL_SECONDS;
+    if (!(minTtl >= 0)) throw new TypeError("Cannot acquire a token: minTtl must be >= 0 seconds");
+    const account = await this.#findAccount(options.account);
+    const wanted = resourceScopes(this.#splitScopes(options.scopes));
+    const startedAt = this.#clock.now();
+    const fresh = (token: CachedAccessToken | undefined, after?: number) =>
+      token !== undefined && (after === undefined || token.cachedAt >= after) &&
+      (token.expiresAt === undefined || token.expiresAt - minTtl * 1000 > this.#clock.now()) &&
+      (token.refreshAt === undefined || token.refreshAt > this.#clock.now());
+
+    if (!options.forceRefresh && !options.claims) {
+      const cached = await this.#cachedToken(account, wanted);
+      if (fresh(cached)) return this.#fromCache(account, cached!);
+    }
+    const key = `refresh:${account.homeAccountId}:${scopeKey(wanted)}:${options.claims ?? ""}`;
+    return this.#once(
+      key,
+      () =>
+        this.#refreshUnderLease(
+          account,
+          wanted,
+          options,
+          (t) => fresh(t, options.forceRefresh || options.claims ? startedAt : undefined),
+        ),
+    );
+  }
+
+  /**
+   * A token, silently when possible, else by a device code sign-in: the
+   * whole pattern of a device code client in one call.
+   *
+   * @param options Scopes, account, how to show the code, and polling limits.
+   * @returns The token.
+   */
+  async acquireToken(options: AcquireOptions): Promise<TokenResult> {
+    if (typeof options?.onDeviceCode !== "function") {
+      throw new TypeError("Cannot acquire a token: onDeviceCode must be a function");
+    }
+    try {
+      return await this.acquireTokenSilent(options);
+    } catch (error) {
+      if (!(error instanceof InteractionRequiredError)) throw error;
+    }
+    const initiate: InitiateOptions = {};
+    if (options.scopes) initiate.scopes = options.scopes;
+    if (options.signal) initiate.signal = options.signal;
+    const code = await this.initiateDeviceFlow(initiate);
+    await options.onDeviceCode(code);
+    return this.acquireTokenByDeviceFlow(code, options);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  async #findAccount(wanted: Account | string | undefined): Promise<CachedAccount> {
+    const accounts = await this.cache.getAccounts({
+      authority: this.authority,
+      clientId: this.clientId,
+    });
+    if (wanted !== undefined && typeof wanted !== "string") {
+      const match = accounts.find((a) => a.homeAccountId === wanted.homeAccountId);
+      if (match) return match;
+      throw new InteractionRequiredError(`No cached sign-in for ${wanted.username}; sign in first`);
+    }
+    if (typeof wanted === "string") {
+      const name = wanted.toLowerCase();
+      const matches = accounts.filter((a) =>
+        a.username.toLowerCase() === name || a.homeAccountId === wanted
+      );
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length === 0) {
+        throw new InteractionRequiredError(`No cached sign-in for ${wanted}; sign in first`);
+      }
+    }
+    if (accounts.length === 1 && wanted === undefined) return accounts[0]!;
+    if (accounts.length === 0) {
+      throw new InteractionRequiredError(
+        `Not signed in to ${this.authority} with client ${this.clientId}; sign in first`,
+      );
+    }
+    throw new DeviceFlowError(
+      "ambiguous_account",
+      `Several accounts are signed in (${
+        accounts.map((a) => a.username).join(", ")
+      }); choose one with the account option`,
+    );
+  }
+
+  async #cachedToken(
+    account: CachedAccount,
+    wanted: string[],
+  ): Promise<CachedAccessToken | undefined> {
+    const tokens = await this.cache.getAccessTokens(account);
+    if (wanted.length === 0) return tokens[0];
+    return tokens.find((t) => covers(t.scopes, wanted) || covers(t.requestedScopes, wanted));
+  }
+
+  async #fromCache(account: CachedAccount, token: CachedAccessToken): Promise<TokenResult> {
+    const claims = await this.cache.getIdTokenClaims(account);
+    const result: Mutable<TokenResult> = {
+      accessToken: token.secret,
+      tokenType: token.tokenType,
+      scopes: token.scopes,
+      account: publicAccount(account),
+    };
+    registerSecret(token.secret);
+    if (token.expiresAt !== undefined) result.expiresAt = new Date(token.expiresAt);
+    if (token.refreshAt !== undefined) result.refreshAt = new Date(token.refreshAt);
+    if (claims) result.idTokenClaims = claims;
+    return result;
+  }
+
+  async #refreshUnderLease(
+    account: CachedAccount,
+    wanted: string[],
+    options: SilentOptions,
+    fresh: (token: CachedAccessToken | undefined) => boolean,
+  ): Promise<TokenResult> {
+    const lease = `${this.authority} ${this.clientId} ${account.homeAccountId}`;
+    const deadline = this.#clock.now() + this.#leaseTtl + 5000;
+    let wait = 20;
+    for (;;) {
+      if (await this.cache.acquireLease(lease, this.#holder, this.#leaseTtl, this.#clock.now())) {
+        try {
+          // Another process may have refreshed while this one waited.
+          const cached = await this.#cachedToken(account, wanted);
+          if (fresh(cached)) return await this.#fromCache(account, cached!);
+          return await this.#refresh(account, wanted, cached, options);
+        } finally {
+          await this.cache.releaseLease(lease, this.#holder).catch(() => {});
+        }
+      }
+      const cached = await this.#cachedToken(account, wanted);
+      if (fresh(cached)) return this.#fromCache(account, cached!);
+      if (this.#clock.now() > deadline) {
+        throw new DeviceFlowError(
+          "cache",
+          "Timed out waiting for another process to refresh the token",
+        );
+      }
+      await this.#clock.sleep(wait * (0.5 + Math.random()), options.signal);
+      wait = Math.min(wait * 2, 200);
+    }
+  }
+
+  async #refresh(
+    account: CachedAccount,
+    wanted: string[],
+    cached: CachedAccessToken | undefined,
+    options: SilentOptions,
+  ): Promise<TokenResult> {
+    const refresh = await this.cache.getRefreshToken(account, "1");
+    if (!refresh) {
+      throw new InteractionRequiredError(
+        `No refresh token is cached for ${account.username}; sign in again`,
+      );
+    }
+    registerSecret(refresh.secret);
+    const scopes = wanted.length ? this.#requestScopes(wanted) : [...refresh.scopes];
+    let result: HttpResult;
+    let endpoints: Endpoints;
+    try {
+      endpoints = await this.resolveEndpoints(options.signal);
+      const form: Record<string, string> = {
+        grant_type: "refresh_token",
+        refresh_token: refresh.secret,
+        client_id: this.clientId,
+        ...this.#tokenExtras(),
+      };
+      if (scopes.length) form.scope = scopes.join(" ");
+      if (options.claims) form.claims = options.claims;
+      result = await postForm(this.#http, endpoints.token, form, options.signal);
+      this.#throwIfError(result);
+    } catch (error) {
+      const stillValid = cached && !options.claims &&
+        (cached.expiresAt === undefined || cached.expiresAt > this.#clock.now());
+      if (stillValid && (error instanceof NetworkError || isUnavailable(error))) {
+        return this.#fromCache(account, cached);
+      }
+      if (error instanceof ServerError && needsInteraction(error)) {
+        await this.cache.removeRefreshToken(account, refresh.secret);
+        throw new InteractionRequiredError(
+          `The server refused the cached sign-in of ${account.username} (${error.error}); sign in again`,
+          error,
+        );
+      }
+      throw error;
+    }
+    const token = await this.#tokenResult(result, scopes, endpoints, options.signal, account);
+    // No refresh token in the answer means the old one stays valid.
+    const stored: TokenResult = token.refreshToken
+      ? token
+      : { ...token, refreshToken: refresh.secret };
+    // The refresh token keeps the scopes of the sign-in, whatever this refresh asked for.
+    await this.#store(stored, scopes, refresh.scopes);
+    return token;
+  }
+
+  async #tokenResult(
+    result: HttpResult,
+    requestedScopes: readonly string[],
+    endpoints: Endpoints,
+    signal?: AbortSignal,
+    previous?: Account,
+  ): Promise<TokenResult> {
+    const parsed = parseTokenResponse(result);
+    const source = {
+      provider: this.provider,
+      authority: this.authority,
+      clientId: this.clientId,
+      issuer: this.provider === "entra" ? undefined : endpoints.issuer,
+    };
+    const profile = parsed.idToken || previous
+      ? undefined
+      : await this.#profile(parsed.accessToken, endpoints, signal);
+    return buildTokenResult(parsed, source, requestedScopes, this.#clock.now(), profile, previous);
+  }
+
+  /** Who signed in, when the token response has no ID token: userinfo, or GitHub's /user. */
+  async #profile(
+    accessToken: string,
+    endpoints: Endpoints,
+    signal?: AbortSignal,
+  ): Promise<ProfileHint | undefined> {
+    let url = endpoints.userinfo;
+    if (this.provider === "github") {
+      const origin = new URL(endpoints.token).origin;
+      url = origin === "https://github.com"
+        ? "https://api.github.com/user"
+        : `${origin}/api/v3/user`;
+    }
+    if (!url) return undefined;
+    try {
+      const result = await getJson(this.#http, url, signal, {
+        authorization: `Bearer ${accessToken}`,
+      });
+      const body = result.body as Record<string, unknown> | undefined;
+      if (result.status !== 200 || !body) return undefined;
+      const subject = body.sub ?? body.id;
+      const username = body.preferred_username ?? body.login ?? body.email ?? body.name ?? subject;
+      if ((typeof subject !== "string" && typeof subject !== "number") || !username) {
+        return undefined;
+      }
+      return { subject: String(subject), username: String(username) };
+    } catch (error) {
+      if (error instanceof DeviceFlowError && error.code === "cancelled") throw error;
+      // The sign-in worked; not knowing the name is no reason to fail it.
+      return undefined;
+    }
+  }
+
+  async #store(
+    token: TokenResult,
+    requestedScopes: readonly string[],
+    signInScopes: readonly string[],
+  ): Promise<void> {
+    const now = this.#clock.now();
+    const accessToken: Mutable<CachedAccessToken> = {
+      secret: token.accessToken,
+      tokenType: token.tokenType,
+      scopes: resourceScopes(token.scopes),
+      requestedScopes: resourceScopes(requestedScopes),
+      cachedAt: now,
+    };
+    if (token.expiresAt) accessToken.expiresAt = token.expiresAt.getTime();
+    if (token.refreshAt) accessToken.refreshAt = token.refreshAt.getTime();
+    const account: CachedAccount = { ...token.account, provider: this.provider, signedInAt: now };
+    await this.cache.save({
+      account,
+      accessToken,
+      refreshToken: token.refreshToken
+        ? {
+          secret: token.refreshToken,
+          scopes: [...signInScopes],
+          cachedAt: now,
+          ...(token.familyId ? { familyId: token.familyId } : {}),
+        }
+        : undefined,
+      idTokenClaims: token.idTokenClaims,
+    });
+  }
+
+  #once<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const existing = this.#inflight.get(key);
+    if (existing) return existing as Promise<T>;
+    const promise = run().finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, promise);
+    return promise;
+  }
+
+  #tokenExtras(): Record<string, string> {
+    const extras: Record<string, string> = {};
+    if (this.#clientSecret) extras.client_secret = this.#clientSecret;
+    // Entra returns client_info (the home account's uid and utid) only when asked.
+    if (this.provider === "entra") extras.client_info = "1";
+    return extras;
+  }
+
+  #splitScopes(scopes: readonly string[] | undefined): string[] {
+    if (scopes !== undefined && !Array.isArray(scopes)) {
+      throw new TypeError("Cannot request tokens: scopes must be an array of strings");
+    }
+    const out: string[] = [];
+    for (const item of scopes ?? []) {
+      if (typeof item !== "string") {
+        throw new TypeError("Cannot request tokens: scopes must be an array of strings");
+      }
+      for (const scope of item.split(/\s+/)) if (scope && !out.includes(scope)) out.push(scope);
+    }
+    return out;
+  }
+
+  #requestScopes(scopes: readonly string[] | undefined): string[] {
+    const out = this.#splitScopes(scopes);
+    if (this.#defaultScopes && (this.provider === "oidc" || this.provider === "entra")) {
+      for (const scope of OIDC_SCOPES) if (!out.includes(scope)) out.push(scope);
+    }
+    return out;
+  }
+
+  #throwIfError(result: HttpResult): void {
+    const error = parseErrorBody(result);
+    if (error) throw new ServerError(error);
+    if (result.status !== 200) {
+      if (result.status >= 500 || result.status === 429) {
+        throw new ServerError({
+          error: "temporarily_unavailable",
+          errorDescription: `the server answered HTTP ${result.status}`,
+          status: result.status,
+        });
+      }
+      throw new InvalidResponseError(
+        `Invalid response from ${
+          new URL(result.url).host
+        }: HTTP ${result.status}: ${result.snippet}`,
+      );
+    }
+  }
+}
+
+function publicAccount(account: CachedAccount): Account {
+  const out: Mutable<Account> = {
+    username: account.username,
+    homeAccountId: account.homeAccountId,
+    authority: account.authority,
+    clientId: account.clientId,
+  };
+  if (account.tenantId) out.tenantId = account.tenantId;
+  return out;
+}
+
+function resourceScopes(scopes: readonly string[]): string[] {
+  return scopes.filter((s) => !NON_RESOURCE_SCOPES.has(s.toLowerCase()));
+}
+
+/** Whether granted scopes cover wanted ones; Entra may qualify scopes with the resource URI. */
+function covers(granted: readonly string[], wanted: readonly string[]): boolean {
+  const have = new Set(granted.map((s) => s.toLowerCase()));
+  const short = new Set(granted.map((s) => s.toLowerCase().split("/").pop()!));
+  return wanted.every((s) => {
+    const scope = s.toLowerCase();
+    return have.has(scope) || short.has(scope) || have.has(scope.split("/").pop()!);
+  });
+}
+
+function needsInteraction(error: ServerError): boolean {
+  return ["invalid_grant", "interaction_required", "consent_required", "login_required"]
+    .includes(error.error) ||
+    (error.suberror !== undefined &&
+      [
+        "basic_action",
+        "additional_action",
+        "message_only",
+        "consent_required",
+        "user_password_expired",
+        "bad_token",
+      ]
+        .includes(error.suberror));
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof ServerError && (error.status >= 500 || error.status === 429);
+}
+
+function normaliseAuthority(href: string): string {
+  return href.replace(/\/+$/, "");
+}
+
+function composeMessage(verificationUri: string, userCode: string): string {
+  return `To sign in on this device, open ${verificationUri} in a browser on another device and enter the code ${userCode}`;
+}
+
+function defaultUserAgent(): string {
+  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno?.version?.deno;
+  return `deviceflow/${VERSION}${deno ? ` Deno/${deno}` : ""}`;
+}

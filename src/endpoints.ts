@@ -1,0 +1,227 @@
+/**
+ * Where to send requests: provider presets, Entra authorities, OIDC and
+ * RFC 8414 discovery, and the rule that every endpoint is HTTPS unless it is
+ * on a loopback address.
+ *
+ * @module
+ */
+
+import { DeviceFlowError, InvalidResponseError, ServerError } from "./errors.ts";
+import { getJson, type HttpContext, type HttpResult } from "./http.ts";
+import { parseErrorBody } from "./responses.ts";
+import type { Endpoints, Provider } from "./types.ts";
+
+const ENTRA_HOSTS = new Set([
+  "login.microsoftonline.com",
+  "login.microsoftonline.us",
+  "login.chinacloudapi.cn",
+  "login-us.microsoftonline.com",
+  "login.microsoft.com",
+  "login.windows.net",
+  "login.partner.microsoftonline.cn",
+]);
+const ENTRA_SUFFIXES = [".b2clogin.com", ".ciamlogin.com"];
+
+/** The public GitHub and Google authorities, used when none is given. */
+export const PRESET_AUTHORITIES: Readonly<Partial<Record<Provider, string>>> = {
+  github: "https://github.com",
+  google: "https://accounts.google.com",
+};
+
+/**
+ * Whether a host name is a loopback address, where plain HTTP is allowed.
+ *
+ * @param hostname A URL's `hostname`.
+ * @returns `true` for `localhost`, `127.0.0.0/8` and `[::1]`.
+ */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * Parses a URL the client will send credentials to and requires HTTPS, or
+ * HTTP on a loopback address.
+ *
+ * @param value The URL.
+ * @param name What it is, for the message (an option name).
+ * @returns The parsed URL.
+ * @throws {TypeError} When the URL is malformed or insecure.
+ */
+export function secureUrl(value: string, name: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`Cannot use ${name} "${value}": not an absolute URL`);
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
+  throw new TypeError(
+    `Cannot use ${name} "${value}": it must use https (plain http is allowed only on loopback addresses)`,
+  );
+}
+
+/**
+ * Guesses the provider from an authority's host.
+ *
+ * @param authority The authority URL.
+ * @returns The provider whose quirks apply.
+ */
+export function guessProvider(authority: URL): Provider {
+  const host = authority.hostname.toLowerCase();
+  if (ENTRA_HOSTS.has(host) || ENTRA_SUFFIXES.some((suffix) => host.endsWith(suffix))) {
+    return "entra";
+  }
+  if (host === "github.com") return "github";
+  if (host === "accounts.google.com" || host === "oauth2.googleapis.com") return "google";
+  return "oidc";
+}
+
+/** The endpoints of a provider that needs no discovery, or `undefined` when discovery is needed. */
+export function presetEndpoints(provider: Provider, authority: URL): Endpoints | undefined {
+  if (provider === "github") {
+    // GitHub Enterprise Server uses the same paths on its own host.
+    return {
+      deviceAuthorization: new URL("/login/device/code", authority.origin).href,
+      token: new URL("/login/oauth/access_token", authority.origin).href,
+    };
+  }
+  if (provider === "google") {
+    return {
+      deviceAuthorization: "https://oauth2.googleapis.com/device/code",
+      token: "https://oauth2.googleapis.com/token",
+      revocation: "https://oauth2.googleapis.com/revoke",
+      userinfo: "https://openidconnect.googleapis.com/v1/userinfo",
+      issuer: "https://accounts.google.com",
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Where the metadata of an authority is published, in the order to try.
+ *
+ * @param provider The provider.
+ * @param authority The authority URL.
+ * @returns The discovery URLs.
+ */
+export function discoveryUrls(provider: Provider, authority: URL): string[] {
+  const base = authority.href.replace(/\/+$/, "");
+  if (provider === "entra") {
+    // Entra's v2.0 metadata sits under the tenant, whatever form the
+    // authority was given in (with or without /v2.0).
+    return [`${base.replace(/\/v2\.0$/, "")}/v2.0/.well-known/openid-configuration`];
+  }
+  const path = authority.pathname.replace(/\/+$/, "");
+  return [
+    `${base}/.well-known/openid-configuration`,
+    `${authority.origin}/.well-known/oauth-authorization-server${path}`,
+  ];
+}
+
+/**
+ * Fetches and validates an authority's metadata (OpenID Connect Discovery,
+ * then RFC 8414).
+ *
+ * @param ctx HTTP settings.
+ * @param provider The provider.
+ * @param authority The authority URL.
+ * @param signal Cancels the requests.
+ * @returns The endpoints from the metadata.
+ */
+export async function discoverEndpoints(
+  ctx: HttpContext,
+  provider: Provider,
+  authority: URL,
+  signal?: AbortSignal,
+): Promise<Endpoints> {
+  const urls = discoveryUrls(provider, authority);
+  let last: HttpResult | undefined;
+  for (const url of urls) {
+    const result = await getJson(ctx, url, signal);
+    const error = parseErrorBody(result);
+    // Entra answers an unknown tenant with an error body (AADSTS90002).
+    if (error && result.status >= 400) throw new ServerError(error);
+    if (result.status === 200) return endpointsFromMetadata(provider, authority, result);
+    last = result;
+  }
+  if (last && last.status >= 500) {
+    throw new ServerError({
+      error: "temporarily_unavailable",
+      errorDescription: `the metadata request failed with HTTP ${last.status}`,
+      status: last.status,
+    });
+  }
+  throw new DeviceFlowError(
+    "no_device_endpoint",
+    `${authority.host} publishes no OpenID or OAuth metadata at ${
+      urls.join(" or ")
+    } (HTTP ${last?.status}); check the authority, or give the endpoints explicitly`,
+  );
+}
+
+function endpointsFromMetadata(
+  provider: Provider,
+  authority: URL,
+  result: HttpResult,
+): Endpoints {
+  const host = authority.host;
+  const body = result.body;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new InvalidResponseError(
+      `Invalid metadata from ${host}: expected a JSON object, got: ${result.snippet}`,
+    );
+  }
+  const metadata = body as Record<string, unknown>;
+  const issuer = metadata.issuer;
+  if (typeof issuer !== "string" || !issuer) {
+    throw new InvalidResponseError(`Invalid metadata from ${host}: "issuer" must be a string`);
+  }
+  // Entra's multi-tenant metadata names a templated issuer ({tenantid}).
+  if (provider !== "entra" && trimSlash(issuer) !== trimSlash(authority.href)) {
+    throw new InvalidResponseError(
+      `Invalid metadata from ${host}: "issuer" is ${issuer}, but the authority is ${authority.href}`,
+    );
+  }
+  const endpoint = (name: string): string | undefined => {
+    const value = metadata[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") {
+      throw new InvalidResponseError(`Invalid metadata from ${host}: "${name}" must be a string`);
+    }
+    try {
+      return secureUrl(value, `the metadata's ${name}`).href;
+    } catch (error) {
+      throw new InvalidResponseError(`Invalid metadata from ${host}: ${(error as Error).message}`);
+    }
+  };
+  const token = endpoint("token_endpoint");
+  if (!token) {
+    throw new InvalidResponseError(`Invalid metadata from ${host}: "token_endpoint" is missing`);
+  }
+  let deviceAuthorization = endpoint("device_authorization_endpoint");
+  if (!deviceAuthorization && provider === "entra") {
+    deviceAuthorization = token.replace(/\/token$/, "/devicecode");
+  }
+  if (!deviceAuthorization) {
+    throw new DeviceFlowError(
+      "no_device_endpoint",
+      `${host} offers no device authorization endpoint (its metadata has no device_authorization_endpoint): the server may not support the device code flow; if it does, give the endpoint explicitly`,
+    );
+  }
+  const endpoints: { -readonly [K in keyof Endpoints]: Endpoints[K] } = {
+    deviceAuthorization,
+    token,
+    issuer,
+  };
+  const revocation = endpoint("revocation_endpoint");
+  if (revocation) endpoints.revocation = revocation;
+  const userinfo = endpoint("userinfo_endpoint");
+  if (userinfo) endpoints.userinfo = userinfo;
+  return endpoints;
+}
+
+function trimSlash(value: string): string {
+  return value.replace(/\/+$/, "");
+}

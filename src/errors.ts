@@ -1,0 +1,214 @@
+/**
+ * Typed errors. Every error the library throws on purpose is a
+ * {@linkcode DeviceFlowError} with a stable {@linkcode DeviceFlowError.code};
+ * bad arguments throw `TypeError` instead, as the platform does.
+ *
+ * @module
+ */
+
+import { adviceFor } from "./aadsts.ts";
+import { redact } from "./redact.ts";
+
+/** The stable codes of {@linkcode DeviceFlowError}, one per condition a caller may handle. */
+export type DeviceFlowErrorCode =
+  | "server_error"
+  | "authorization_declined"
+  | "expired_token"
+  | "timeout"
+  | "cancelled"
+  | "network"
+  | "invalid_response"
+  | "interaction_required"
+  | "no_device_endpoint"
+  | "ambiguous_account"
+  | "cache";
+
+/**
+ * The base class of every error the library throws on purpose.
+ *
+ * @example Branch on the code, not on the message
+ * ```ts
+ * import { DeviceFlowError } from "./errors.ts";
+ * const err: unknown = new DeviceFlowError("cancelled", "Sign-in was cancelled");
+ * if (err instanceof DeviceFlowError && err.code === "cancelled") {
+ *   // the person pressed Ctrl-C
+ * }
+ * ```
+ */
+export class DeviceFlowError extends Error {
+  /** A stable identifier of the condition; messages may change, codes do not. */
+  readonly code: DeviceFlowErrorCode;
+
+  /**
+   * @param code The stable code of the condition.
+   * @param message A one-line, human-readable description.
+   * @param options The underlying cause, if any.
+   */
+  constructor(code: DeviceFlowErrorCode, message: string, options?: ErrorOptions) {
+    super(redact(message), options);
+    this.name = "DeviceFlowError";
+    this.code = code;
+  }
+}
+
+/** The fields an OAuth server (or Entra ID) may put in an error body. */
+export interface ServerErrorDetails {
+  /** The OAuth `error` value, such as `invalid_client`. */
+  error: string;
+  /** The server's `error_description`. */
+  errorDescription?: string;
+  /** The server's `error_uri`. */
+  errorUri?: string;
+  /** The HTTP status of the response. */
+  status: number;
+  /** Entra ID's `error_codes` (the AADSTS numbers). */
+  errorCodes?: number[];
+  /** Entra ID's `suberror`. */
+  suberror?: string;
+  /** Entra ID's `correlation_id`. */
+  correlationId?: string;
+  /** Entra ID's `trace_id`. */
+  traceId?: string;
+  /** Entra ID's `claims` challenge, when sent with the error. */
+  claims?: string;
+}
+
+/**
+ * The authorization server answered with an OAuth error that ends the
+ * operation (RFC 6749 section 5.2, RFC 8628 section 3.5).
+ *
+ * @example
+ * ```ts
+ * import { ServerError } from "./errors.ts";
+ * const err = new ServerError({ error: "invalid_client", status: 401 });
+ * console.assert(err.code === "server_error" && err.error === "invalid_client");
+ * ```
+ */
+export class ServerError extends DeviceFlowError {
+  /** The OAuth `error` value. */
+  readonly error: string;
+  /** The server's `error_description`, if any. */
+  readonly errorDescription: string | undefined;
+  /** The server's `error_uri`, if any. */
+  readonly errorUri: string | undefined;
+  /** The HTTP status. */
+  readonly status: number;
+  /** Entra ID's AADSTS numbers, if any. */
+  readonly errorCodes: readonly number[];
+  /** Entra ID's `suberror`, if any. */
+  readonly suberror: string | undefined;
+  /** Entra ID's `correlation_id`, if any. */
+  readonly correlationId: string | undefined;
+  /** Entra ID's `trace_id`, if any. */
+  readonly traceId: string | undefined;
+  /** What the person can do about it, when known (from the AADSTS table and the OAuth error). */
+  readonly advice: string | undefined;
+
+  /**
+   * @param details The parsed error body and HTTP status.
+   * @param code The code to carry; `server_error` unless a subclass says otherwise.
+   */
+  constructor(details: ServerErrorDetails, code: DeviceFlowErrorCode = "server_error") {
+    const advice = adviceFor(details.error, details.errorCodes ?? []);
+    super(code, describe(details, advice));
+    this.name = "ServerError";
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
+    this.errorUri = details.errorUri;
+    this.status = details.status;
+    this.errorCodes = details.errorCodes ?? [];
+    this.suberror = details.suberror;
+    this.correlationId = details.correlationId;
+    this.traceId = details.traceId;
+    this.advice = advice;
+  }
+}
+
+function describe(details: ServerErrorDetails, advice: string | undefined): string {
+  // Entra descriptions span several lines (trace and correlation IDs); the
+  // first line is the one a person needs.
+  const description = details.errorDescription?.split(/\r?\n/)[0]?.trim();
+  let message = `The server returned ${details.error} (HTTP ${details.status})`;
+  if (description) message += `: ${description}`;
+  if (advice) message += `. ${advice}`;
+  return message;
+}
+
+/** The person declined the sign-in (`access_denied`, Entra's `authorization_declined`). */
+export class AuthorizationDeclinedError extends DeviceFlowError {
+  /** @param message What happened. */
+  constructor(message = "The sign-in was declined") {
+    super("authorization_declined", message);
+    this.name = "AuthorizationDeclinedError";
+  }
+}
+
+/** The device code expired before the person finished signing in. */
+export class ExpiredTokenError extends DeviceFlowError {
+  /** @param message What happened. */
+  constructor(message = "The device code expired before the sign-in was completed; start again") {
+    super("expired_token", message);
+    this.name = "ExpiredTokenError";
+  }
+}
+
+/** The caller's own time limit ran out before the sign-in completed. */
+export class TimeoutError extends DeviceFlowError {
+  /** @param message What happened. */
+  constructor(message: string) {
+    super("timeout", message);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The operation was cancelled through its `AbortSignal`. */
+export class CancelledError extends DeviceFlowError {
+  /** @param message What happened. @param options The abort reason, as cause. */
+  constructor(message = "The operation was cancelled", options?: ErrorOptions) {
+    super("cancelled", message, options);
+    this.name = "CancelledError";
+  }
+}
+
+/** The server could not be reached, or stopped answering, after the retries the policy allows. */
+export class NetworkError extends DeviceFlowError {
+  /** @param message What failed, naming the host. @param options The underlying error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("network", message, options);
+    this.name = "NetworkError";
+  }
+}
+
+/** The server answered with something that is not a valid response; the message names the field. */
+export class InvalidResponseError extends DeviceFlowError {
+  /** @param message What is wrong, naming the field. @param options The body, as cause. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("invalid_response", message, options);
+    this.name = "InvalidResponseError";
+  }
+}
+
+/**
+ * A token cannot be had silently: the person must sign in again (no cached
+ * account, a refresh token the server refused, or an interaction-required
+ * signal from the server).
+ */
+export class InteractionRequiredError extends DeviceFlowError {
+  /** The server's error, when a server said so. */
+  readonly serverError: ServerError | undefined;
+  /** @param message Why. @param serverError The server's answer, if one caused it. */
+  constructor(message: string, serverError?: ServerError) {
+    super("interaction_required", message, serverError ? { cause: serverError } : undefined);
+    this.name = "InteractionRequiredError";
+    this.serverError = serverError;
+  }
+}
+
+/** The token cache cannot be opened, read or written. */
+export class CacheError extends DeviceFlowError {
+  /** @param message What failed and how to fix it. @param options The underlying error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("cache", message, options);
+    this.name = "CacheError";
+  }
+}

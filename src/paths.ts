@@ -1,0 +1,58 @@
+/**
+ * Where things live on disk by default, per operating system.
+ *
+ * @module
+ */
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    // Without --allow-env the variable is as good as unset.
+    return undefined;
+  }
+}
+
+function home(): string | undefined {
+  return env("HOME") ?? env("USERPROFILE");
+}
+
+/**
+ * The directory for per-user cache files: `$XDG_CACHE_HOME` or `~/.cache` on
+ * Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
+ *
+ * @returns The directory, or `undefined` when the environment names none.
+ */
+export function userCacheDir(): string | undefined {
+  switch (Deno.build.os) {
+    case "windows":
+      return env("LOCALAPPDATA");
+    case "darwin": {
+      const h = home();
+      return h ? `${h}/Library/Caches` : undefined;
+    }
+    default: {
+      const xdg = env("XDG_CACHE_HOME");
+      if (xdg) return xdg;
+      const h = home();
+      return h ? `${h}/.cache` : undefined;
+    }
+  }
+}
+
+/**
+ * The default token cache file.
+ *
+ * @returns The path.
+ * @throws {TypeError} When no cache directory can be found (no HOME).
+ */
+export function defaultCachePath(): string {
+  const dir = userCacheDir();
+  if (!dir) {
+    throw new TypeError(
+      "Cannot find a cache directory (HOME is not set); pass --cache PATH or set DEVICEFLOW_CACHE",
+    );
+  }
+  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  return `${dir}${sep}deviceflow${sep}cache.db`;
+}
