@@ -429,7 +429,8 @@ export class DeviceFlowClient {
     const startedAt = this.#clock.now();
     const fresh = (token: CachedAccessToken | undefined, after?: number) =>
       token !== undefined && (after === undefined || token.cachedAt >= after) &&
-      (token.expiresAt === undefined || token.expiresAt - minTtl * 1000 > this.#clock.now()) &&
+      (token.expiresAt === undefined ||
+        token.expiresAt - effectiveMinTtl(token, minTtl * 1000) > this.#clock.now()) &&
       (token.refreshAt === undefined || token.refreshAt > this.#clock.now());
 
     if (!options.forceRefresh && !options.claims) {
@@ -770,6 +771,17 @@ function publicAccount(account: CachedAccount): Account {
   };
   if (account.tenantId) out.tenantId = account.tenantId;
   return out;
+}
+
+/**
+ * The margin a token must have left. A server that issues tokens shorter-lived
+ * than the margin would otherwise have every call refresh: such a token counts
+ * as fresh for the first half of its life.
+ */
+function effectiveMinTtl(token: CachedAccessToken, minTtlMs: number): number {
+  return token.expiresAt === undefined
+    ? minTtlMs
+    : Math.min(minTtlMs, (token.expiresAt - token.cachedAt) / 2);
 }
 
 function resourceScopes(scopes: readonly string[]): string[] {

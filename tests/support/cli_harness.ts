@@ -1,0 +1,127 @@
+/**
+ * Running the CLI in tests: through `main()` with captured output, or as a
+ * real `deno run cli.ts` process; and finding the prompt's address and code
+ * in what it wrote to stderr.
+ *
+ * @module
+ */
+
+import { type CliIo, main } from "../../cli.ts";
+
+/** What a run of the CLI produced. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A run through `main()` whose stderr can be watched while it runs. */
+export interface LiveRun {
+  /** Resolves when the CLI returns. */
+  done: Promise<CliRun>;
+  /** Resolves with the prompt's address and code once they have been written. */
+  prompt: Promise<{ address: string; code: string }>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Aborts the run, as Ctrl-C does. */
+  interrupt(): void;
+}
+
+/** Finds the address and code in a sign-in prompt. */
+export function findPrompt(text: string): { address: string; code: string } | undefined {
+  const address = text.match(/^\s*Address:\s*(\S+)/m)?.[1];
+  const code = text.match(/^\s*Code:\s*(\S+)/m)?.[1];
+  return address && code ? { address, code } : undefined;
+}
+
+/**
+ * Runs `main()` with captured stdout and stderr.
+ *
+ * @param args The command line.
+ * @param env Environment variables the CLI sees (nothing else of the real environment).
+ * @returns The live run.
+ */
+export function startMain(args: string[], env: Record<string, string> = {}): LiveRun {
+  let stdout = "";
+  let stderr = "";
+  const controller = new AbortController();
+  let resolvePrompt: (value: { address: string; code: string }) => void;
+  const prompt = new Promise<{ address: string; code: string }>((resolve) => {
+    resolvePrompt = resolve;
+  });
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+      const found = findPrompt(stderr);
+      if (found) resolvePrompt(found);
+    },
+    env: (name) => env[name],
+    stderrIsTerminal: false,
+    signal: controller.signal,
+  };
+  const done = main(args, io).then((code) => ({ code, stdout, stderr }));
+  return { done, prompt, stderr: () => stderr, interrupt: () => controller.abort() };
+}
+
+/**
+ * Runs `main()` to the end.
+ *
+ * @param args The command line.
+ * @param env Environment variables.
+ * @returns The exit code and output.
+ */
+export function runMain(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return startMain(args, env).done;
+}
+
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+
+/**
+ * Starts `deno run cli.ts` as a process.
+ *
+ * @param args The command line.
+ * @param env Extra environment variables.
+ * @returns The child process, with piped stdout and stderr.
+ */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--unstable-kv", CLI, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+}
+
+/**
+ * Runs `deno run cli.ts` to the end.
+ *
+ * @param args The command line.
+ * @param env Extra environment variables.
+ * @returns The exit code and output.
+ */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const output = await spawnCli(args, env).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * A fresh cache file in a new temporary directory.
+ *
+ * @returns The path and a function that removes the directory.
+ */
+export async function tempCache(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "deviceflow-test-" });
+  return {
+    path: `${dir}/cache.db`,
+    cleanup: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
+  };
+}
