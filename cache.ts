@@ -145,10 +145,13 @@ export interface TokenCacheOptions {
 // ---------------------------------------------------------------------------
 // Validation: every value is checked when read.
 
-type Validator<T> = (value: unknown) => T | undefined;
+type Validator<T> = (value: unknown, key: StoreKey) => T | undefined;
 
+// Plain objects only: KV also stores Maps, Dates and KvU64s, which are no entry.
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 function isString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
@@ -156,15 +159,20 @@ function isString(value: unknown): value is string {
 function isTime(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0;
 }
+function isOptionalString(value: unknown): value is string | undefined {
+  return value === undefined || isString(value);
+}
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((s) => typeof s === "string");
 }
 const PROVIDERS = new Set(["entra", "github", "google", "oidc"]);
 
-const validAccount: Validator<CachedAccount> = (v) =>
+// An account stored under another key than its own could never be removed.
+const validAccount: Validator<CachedAccount> = (v, key) =>
   isRecord(v) && isString(v.username) && isString(v.homeAccountId) && isString(v.authority) &&
     isString(v.clientId) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
-    isTime(v.signedInAt) && (v.tenantId === undefined || isString(v.tenantId))
+    isTime(v.signedInAt) && (v.tenantId === undefined || isString(v.tenantId)) &&
+    formatKey(key) === formatKey(accountKey(v as unknown as AccountRef))
     ? v as unknown as CachedAccount
     : undefined;
 
@@ -187,13 +195,16 @@ const validClaims: Validator<Record<string, unknown>> = (v) => isRecord(v) ? v :
 const validMetadata: Validator<CachedMetadata> = (v) =>
   isRecord(v) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
     isRecord(v.endpoints) && isString(v.endpoints.deviceAuthorization) &&
-    isString(v.endpoints.token) && isTime(v.fetchedAt)
+    isString(v.endpoints.token) && isOptionalString(v.endpoints.revocation) &&
+    isOptionalString(v.endpoints.userinfo) && isOptionalString(v.endpoints.issuer) &&
+    isTime(v.fetchedAt)
     ? v as unknown as CachedMetadata
     : undefined;
 
 const validPending: Validator<PendingDeviceCode> = (v) =>
   isRecord(v) && isString(v.id) && isString(v.deviceCode) && isString(v.userCode) &&
-    isString(v.verificationUri) && isTime(v.expiresAt) && isTime(v.interval) &&
+    isString(v.verificationUri) && isOptionalString(v.verificationUriComplete) &&
+    isTime(v.expiresAt) && isTime(v.interval) &&
     typeof v.message === "string" && isStrings(v.scopes) && isTime(v.createdAt)
     ? v as unknown as PendingDeviceCode
     : undefined;
@@ -340,13 +351,19 @@ export class TokenCache {
     if (!remote && path !== ":memory:") await prepareFile(path);
     let kv: Deno.Kv;
     try {
-      kv = await retryLocked(retries, () => Deno.openKv(path));
+      // A locked new file blocks openKv for SQLite's 5 s busy timeout on each
+      // try, so opening gets a few tries, not the many that quick operations get.
+      kv = await retryLocked(Math.min(retries, 3), () => Deno.openKv(path));
     } catch (error) {
       const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      // Deleting a file that is only busy would lose every sign-in in it.
+      const hint = isLocked(error)
+        ? "Another process holds it locked; try again"
+        : `To reset it, delete the file (rm ${path}*) and sign in again`;
       throw new CacheError(
         remote
           ? `Cannot open the remote cache ${path}: ${reason} (is DENO_KV_ACCESS_TOKEN set?)`
-          : `Cannot open the token cache ${path}: ${reason}. To reset it, delete the file (rm ${path}*) and sign in again`,
+          : `Cannot open the token cache ${path}: ${reason}. ${hint}`,
         { cause: error },
       );
     }
@@ -373,12 +390,13 @@ export class TokenCache {
   }
 
   #validate<T>(entry: StoreEntry<unknown>): T | undefined {
-    if (entry.value === null) return undefined;
+    // Absent is told by the versionstamp: a stored `null` is a corrupt entry.
+    if (entry.versionstamp === null) return undefined;
     const kind = entry.key[NS.length];
     const validator = typeof kind === "string" ? VALIDATORS[kind] : undefined;
-    const value = validator?.(entry.value);
+    const value = validator?.(entry.value, entry.key);
     if (value === undefined) {
-      const key = JSON.stringify(entry.key);
+      const key = formatKey(entry.key);
       this.#skipped.set(key, {
         key,
         reason: validator ? "the value is not a valid entry" : "unknown entry kind",
@@ -408,7 +426,11 @@ export class TokenCache {
     } catch (error) {
       if (error instanceof CacheError) throw error;
       const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-      throw new CacheError(`The token cache ${this.location} failed: ${reason}`, {
+      // A file damaged past its header opens fine and fails on the first read.
+      const reset = /malformed|not a database|corrupt/i.test(reason ?? "")
+        ? `. To reset it, delete the file (rm ${this.location}*) and sign in again`
+        : "";
+      throw new CacheError(`The token cache ${this.location} failed: ${reason}${reset}`, {
         cause: error,
       });
     }
@@ -674,6 +696,8 @@ export class TokenCache {
    */
   async status(): Promise<CacheStatus> {
     // Read everything once, so that corrupt entries anywhere are reported.
+    // What was skipped earlier may have been overwritten since: report what is there now.
+    this.#skipped.clear();
     const all = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
     for (const entry of all) this.#validate(entry);
     const accounts = await this.getAccounts();
@@ -703,9 +727,20 @@ export function scopeKey(scopes: readonly string[]): string {
   return [...new Set(scopes.map((s) => s.toLowerCase()))].sort().join(" ");
 }
 
+/** A key as text for {@linkcode SkippedEntry}; foreign keys may hold bigints, which JSON refuses. */
+function formatKey(key: StoreKey): string {
+  return JSON.stringify(key, (_, part) => typeof part === "bigint" ? `${part}n` : part);
+}
+
+/** The directory of a file path; `.` for a bare file name. */
+function dirOf(path: string): string {
+  const end = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return end < 0 ? "." : end === 0 ? path.slice(0, 1) : path.slice(0, end);
+}
+
 /** Creates the directory (0700) and an empty database file (0600) when they are missing. */
 async function prepareFile(path: string): Promise<void> {
-  const dir = path.replace(/[\\/][^\\/]*$/, "") || ".";
+  const dir = dirOf(path);
   try {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     // SQLite opens an empty file as an empty database; creating it here is
@@ -732,7 +767,7 @@ export async function exposure(path: string): Promise<string | undefined> {
   if (Deno.build.os === "windows" || path === ":memory:" || /^https?:/i.test(path)) {
     return undefined;
   }
-  const dir = path.replace(/[\\/][^\\/]*$/, "") || ".";
+  const dir = dirOf(path);
   for (const [what, file] of [["directory", dir], ["file", path]] as const) {
     try {
       const mode = (await Deno.stat(file)).mode;

@@ -163,7 +163,6 @@ export class DeviceFlowClient {
   readonly #clock: Clock;
   readonly #http: HttpContext;
   readonly #leaseTtl: number;
-  readonly #holder = crypto.randomUUID();
   #endpoints: Promise<Endpoints> | undefined;
   readonly #inflight = new Map<string, Promise<unknown>>();
 
@@ -428,7 +427,9 @@ export class DeviceFlowClient {
     const wanted = resourceScopes(this.#splitScopes(options.scopes));
     const startedAt = this.#clock.now();
     const fresh = (token: CachedAccessToken | undefined, after?: number) =>
-      token !== undefined && (after === undefined || token.cachedAt >= after) &&
+      // Strictly after: a token cached in the same millisecond as the call began
+      // is the one forceRefresh or claims asked to replace.
+      token !== undefined && (after === undefined || token.cachedAt > after) &&
       (token.expiresAt === undefined ||
         token.expiresAt - effectiveMinTtl(token, minTtl * 1000) > this.#clock.now()) &&
       (token.refreshAt === undefined || token.refreshAt > this.#clock.now());
@@ -541,17 +542,20 @@ export class DeviceFlowClient {
     fresh: (token: CachedAccessToken | undefined) => boolean,
   ): Promise<TokenResult> {
     const lease = `${this.authority} ${this.clientId} ${account.homeAccountId}`;
+    // One holder per refresh, not per client: refreshes of other scopes in
+    // this process must wait too, or they spend the same refresh token twice.
+    const holder = crypto.randomUUID();
     const deadline = this.#clock.now() + this.#leaseTtl + 5000;
     let wait = 20;
     for (;;) {
-      if (await this.cache.acquireLease(lease, this.#holder, this.#leaseTtl, this.#clock.now())) {
+      if (await this.cache.acquireLease(lease, holder, this.#leaseTtl, this.#clock.now())) {
         try {
           // Another process may have refreshed while this one waited.
           const cached = await this.#cachedToken(account, wanted);
           if (fresh(cached)) return await this.#fromCache(account, cached!);
           return await this.#refresh(account, wanted, cached, options);
         } finally {
-          await this.cache.releaseLease(lease, this.#holder).catch(() => {});
+          await this.cache.releaseLease(lease, holder).catch(() => {});
         }
       }
       const cached = await this.#cachedToken(account, wanted);

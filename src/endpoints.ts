@@ -141,8 +141,10 @@ export async function discoverEndpoints(
   for (const url of urls) {
     const result = await getJson(ctx, url, signal);
     const error = parseErrorBody(result);
-    // Entra answers an unknown tenant with an error body (AADSTS90002).
-    if (error && result.status >= 400) throw new ServerError(error);
+    // Entra answers an unknown tenant with an error body (AADSTS90002). A 404
+    // means "not here", whatever its body says (Spring Boot's has an "error"):
+    // the next URL may have the metadata.
+    if (error && result.status >= 400 && result.status !== 404) throw new ServerError(error);
     if (result.status === 200) return endpointsFromMetadata(provider, authority, result);
     last = result;
   }

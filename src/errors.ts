@@ -113,7 +113,10 @@ export class ServerError extends DeviceFlowError {
     super(code, describe(details, advice));
     this.name = "ServerError";
     this.error = details.error;
-    this.errorDescription = details.errorDescription;
+    // Inspecting an error prints its properties too, not only the message.
+    this.errorDescription = details.errorDescription === undefined
+      ? undefined
+      : redact(details.errorDescription);
     this.errorUri = details.errorUri;
     this.status = details.status;
     this.errorCodes = details.errorCodes ?? [];

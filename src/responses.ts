@@ -8,7 +8,7 @@
 
 import { InvalidResponseError, type ServerErrorDetails } from "./errors.ts";
 import type { HttpResult } from "./http.ts";
-import { registerSecret } from "./redact.ts";
+import { redact, registerSecret } from "./redact.ts";
 
 /** RFC 8628 section 3.5: the interval when the server names none. */
 export const DEFAULT_INTERVAL_SECONDS = 5;
@@ -46,7 +46,8 @@ export interface ParsedTokenResponse {
 function invalid(result: HttpResult, what: string): InvalidResponseError {
   const host = new URL(result.url).host;
   return new InvalidResponseError(`Invalid response from ${host}: ${what}`, {
-    cause: { status: result.status, snippet: result.snippet },
+    // The snippet of a token response holds the tokens.
+    cause: { status: result.status, snippet: redact(result.snippet) },
   });
 }
 
@@ -98,6 +99,11 @@ function optionalSeconds(result: HttpResult, body: Json, ...names: string[]): nu
 }
 
 function httpUrl(result: HttpResult, name: string, value: string): string {
+  // The URL parser drops newlines and escapes the rest, but the raw value is
+  // what a person sees: it must not carry text or escapes of its own.
+  if (UNPRINTABLE_OR_SPACE.test(value)) {
+    throw invalid(result, `"${name}" must not contain spaces or control characters`);
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -119,6 +125,11 @@ const ANSI_SEQUENCE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 // Newlines stay: Entra's messages have them.
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARACTER = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
+// Single-line fields (codes, addresses) allow no control characters at all, newlines included.
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f]/;
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE_OR_SPACE = /[\x00-\x20\x7f-\x9f]/;
 
 /**
  * Validates a device authorization response (RFC 8628 section 3.2).
@@ -131,7 +142,7 @@ export function parseDeviceAuthorization(result: HttpResult): ParsedDeviceAuthor
   const deviceCode = requiredString(result, body, "device_code", "deviceCode");
   registerSecret(deviceCode);
   const userCode = requiredString(result, body, "user_code", "userCode");
-  if (userCode.length > MAX_USER_CODE || stripControl(userCode) !== userCode) {
+  if (userCode.length > MAX_USER_CODE || UNPRINTABLE.test(userCode)) {
     throw invalid(result, `"user_code" must be at most ${MAX_USER_CODE} printable characters`);
   }
   // Google says verification_url; AWS says verificationUri.
