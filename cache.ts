@@ -63,7 +63,9 @@ export type AccountRef = Pick<Account, "authority" | "clientId" | "homeAccountId
 
 /** A cached access token. */
 export interface CachedAccessToken {
+  /** The access token. Secret. */
   readonly secret: string;
+  /** The token type, normally `Bearer`. */
   readonly tokenType: string;
   /** Granted scopes. */
   readonly scopes: readonly string[];
@@ -79,6 +81,7 @@ export interface CachedAccessToken {
 
 /** A cached refresh token. */
 export interface CachedRefreshToken {
+  /** The refresh token. Secret. */
   readonly secret: string;
   /** The scopes asked for at sign-in, used for refreshes that name none. */
   readonly scopes: readonly string[];
@@ -90,6 +93,7 @@ export interface CachedRefreshToken {
 
 /** A cached account, with what the cache knows of how it signed in. */
 export interface CachedAccount extends Account {
+  /** Whose quirks applied at sign-in. */
   readonly provider: Provider;
   /** Epoch milliseconds of the last sign-in. */
   readonly signedInAt: number;
@@ -97,7 +101,9 @@ export interface CachedAccount extends Account {
 
 /** Cached server metadata. */
 export interface CachedMetadata {
+  /** The provider the metadata was resolved for. */
   readonly provider: Provider;
+  /** The endpoints. */
   readonly endpoints: Endpoints;
   /** Epoch milliseconds. */
   readonly fetchedAt: number;
@@ -105,27 +111,41 @@ export interface CachedMetadata {
 
 /** A device code waiting to be finished by `login --resume`. */
 export interface PendingDeviceCode {
+  /** A random ID of the pending flow. */
   readonly id: string;
+  /** The device code to poll with. Secret. */
   readonly deviceCode: string;
+  /** The code the person enters. */
   readonly userCode: string;
+  /** Where the person enters it. */
   readonly verificationUri: string;
+  /** The address with the code in it, when the server sent one. */
   readonly verificationUriComplete?: string;
+  /** Epoch milliseconds when the code expires. */
   readonly expiresAt: number;
+  /** The polling interval in seconds. */
   readonly interval: number;
+  /** The message shown to the person. */
   readonly message: string;
+  /** The requested scopes. */
   readonly scopes: readonly string[];
+  /** Epoch milliseconds when the flow started. */
   readonly createdAt: number;
 }
 
 /** An entry that was skipped because it is corrupt or foreign. */
 export interface SkippedEntry {
+  /** The entry's key, as text. */
   readonly key: string;
+  /** Why it was skipped. */
   readonly reason: string;
 }
 
 /** What {@linkcode TokenCache.status} reports; never a token value. */
 export interface CacheStatus {
+  /** Where the cache lives. */
   readonly location: string;
+  /** The accounts, with the scopes and expiry of their access tokens. */
   readonly accounts: readonly (CachedAccount & {
     readonly accessTokens: readonly {
       scopes: readonly string[];
@@ -133,6 +153,7 @@ export interface CacheStatus {
     }[];
     readonly hasRefreshToken: boolean;
   })[];
+  /** Entries skipped as corrupt or foreign. */
   readonly skipped: readonly SkippedEntry[];
 }
 

@@ -25,7 +25,6 @@ import { redact } from "./src/redact.ts";
 import type { Account, TokenResult } from "./src/types.ts";
 import { VERSION } from "./src/version.ts";
 import {
-  type Env,
   parseCommand,
   seconds,
   type ServerSettings,
@@ -53,8 +52,8 @@ export interface CliIo {
   stdout(text: string): void | Promise<void>;
   /** Prompts, progress, warnings and errors. */
   stderr(text: string): void;
-  /** The environment. */
-  env: Env;
+  /** Reads an environment variable. */
+  env: (name: string) => string | undefined;
   /** Whether stderr is a terminal (countdown, colours). */
   stderrIsTerminal: boolean;
   /** Aborts the command (Ctrl-C). */
@@ -405,7 +404,10 @@ async function openCache(values: Values, io: CliIo): Promise<TokenCache> {
   return await TokenCache.open(location);
 }
 
-function accountFilter(values: Values, env: Env): { authority?: string; clientId?: string } {
+function accountFilter(
+  values: Values,
+  env: CliIo["env"],
+): { authority?: string; clientId?: string } {
   const filter: { authority?: string; clientId?: string } = {};
   const authority = (values.authority as string | undefined) ?? env("DEVICEFLOW_AUTHORITY");
   const clientId = (values["client-id"] as string | undefined) ?? env("DEVICEFLOW_CLIENT_ID");

@@ -167,6 +167,8 @@ export class DeviceFlowClient {
   readonly #inflight = new Map<string, Promise<unknown>>();
 
   /**
+   * Creates a client. Nothing is fetched until the first request.
+   *
    * @param options What to connect to and how.
    * @throws {TypeError} When an option is missing or malformed; the message names it.
    */

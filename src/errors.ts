@@ -40,6 +40,8 @@ export class DeviceFlowError extends Error {
   readonly code: DeviceFlowErrorCode;
 
   /**
+   * Creates the error.
+   *
    * @param code The stable code of the condition.
    * @param message A one-line, human-readable description.
    * @param options The underlying cause, if any.
@@ -105,6 +107,8 @@ export class ServerError extends DeviceFlowError {
   readonly advice: string | undefined;
 
   /**
+   * Creates the error from a server's error body.
+   *
    * @param details The parsed error body and HTTP status.
    * @param code The code to carry; `server_error` unless a subclass says otherwise.
    */
@@ -139,7 +143,10 @@ function describe(details: ServerErrorDetails, advice: string | undefined): stri
 
 /** The person declined the sign-in (`access_denied`, Entra's `authorization_declined`). */
 export class AuthorizationDeclinedError extends DeviceFlowError {
-  /** @param message What happened. */
+  /**
+   * Creates the error.
+   * @param message What happened.
+   */
   constructor(message = "The sign-in was declined") {
     super("authorization_declined", message);
     this.name = "AuthorizationDeclinedError";
@@ -148,7 +155,10 @@ export class AuthorizationDeclinedError extends DeviceFlowError {
 
 /** The device code expired before the person finished signing in. */
 export class ExpiredTokenError extends DeviceFlowError {
-  /** @param message What happened. */
+  /**
+   * Creates the error.
+   * @param message What happened.
+   */
   constructor(message = "The device code expired before the sign-in was completed; start again") {
     super("expired_token", message);
     this.name = "ExpiredTokenError";
@@ -157,7 +167,10 @@ export class ExpiredTokenError extends DeviceFlowError {
 
 /** The caller's own time limit ran out before the sign-in completed. */
 export class TimeoutError extends DeviceFlowError {
-  /** @param message What happened. */
+  /**
+   * Creates the error.
+   * @param message What happened.
+   */
   constructor(message: string) {
     super("timeout", message);
     this.name = "TimeoutError";
@@ -166,7 +179,11 @@ export class TimeoutError extends DeviceFlowError {
 
 /** The operation was cancelled through its `AbortSignal`. */
 export class CancelledError extends DeviceFlowError {
-  /** @param message What happened. @param options The abort reason, as cause. */
+  /**
+   * Creates the error.
+   * @param message What happened.
+   * @param options The abort reason, as cause.
+   */
   constructor(message = "The operation was cancelled", options?: ErrorOptions) {
     super("cancelled", message, options);
     this.name = "CancelledError";
@@ -175,7 +192,11 @@ export class CancelledError extends DeviceFlowError {
 
 /** The server could not be reached, or stopped answering, after the retries the policy allows. */
 export class NetworkError extends DeviceFlowError {
-  /** @param message What failed, naming the host. @param options The underlying error. */
+  /**
+   * Creates the error.
+   * @param message What failed, naming the host.
+   * @param options The underlying error.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("network", message, options);
     this.name = "NetworkError";
@@ -184,7 +205,11 @@ export class NetworkError extends DeviceFlowError {
 
 /** The server answered with something that is not a valid response; the message names the field. */
 export class InvalidResponseError extends DeviceFlowError {
-  /** @param message What is wrong, naming the field. @param options The body, as cause. */
+  /**
+   * Creates the error.
+   * @param message What is wrong, naming the field.
+   * @param options The body, as cause.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("invalid_response", message, options);
     this.name = "InvalidResponseError";
@@ -199,7 +224,11 @@ export class InvalidResponseError extends DeviceFlowError {
 export class InteractionRequiredError extends DeviceFlowError {
   /** The server's error, when a server said so. */
   readonly serverError: ServerError | undefined;
-  /** @param message Why. @param serverError The server's answer, if one caused it. */
+  /**
+   * Creates the error.
+   * @param message Why.
+   * @param serverError The server's answer, if one caused it.
+   */
   constructor(message: string, serverError?: ServerError) {
     super("interaction_required", message, serverError ? { cause: serverError } : undefined);
     this.name = "InteractionRequiredError";
@@ -209,7 +238,11 @@ export class InteractionRequiredError extends DeviceFlowError {
 
 /** The token cache cannot be opened, read or written. */
 export class CacheError extends DeviceFlowError {
-  /** @param message What failed and how to fix it. @param options The underlying error. */
+  /**
+   * Creates the error.
+   * @param message What failed and how to fix it.
+   * @param options The underlying error.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("cache", message, options);
     this.name = "CacheError";
