@@ -17,9 +17,11 @@ export class UsageError extends Error {
   }
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** Option definitions, in node:util parseArgs form. */
+export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-const SERVER: Options = {
+/** The options that name the server and the client. */
+export const SERVER: Options = {
   authority: { type: "string" },
   "client-id": { type: "string" },
   provider: { type: "string" },
@@ -30,36 +32,15 @@ const SERVER: Options = {
   scope: { type: "string", multiple: true },
   "no-default-scopes": { type: "boolean" },
 };
-const COMMON: Options = {
+/** The options every command has. */
+export const COMMON: Options = {
   cache: { type: "string" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
 };
-const SIGN_IN: Options = {
+/** The options of commands that may sign in. */
+export const SIGN_IN: Options = {
   timeout: { type: "string" },
-};
-
-/** The options each command accepts. */
-export const COMMAND_OPTIONS: Record<string, Options> = {
-  login: { ...COMMON, ...SERVER, ...SIGN_IN },
-  token: {
-    ...COMMON,
-    ...SERVER,
-    ...SIGN_IN,
-    account: { type: "string" },
-    "min-ttl": { type: "string" },
-    "force-refresh": { type: "boolean" },
-    "no-interactive": { type: "boolean" },
-    output: { type: "string", short: "o" },
-  },
-  accounts: {
-    ...COMMON,
-    authority: SERVER.authority!,
-    "client-id": SERVER["client-id"]!,
-    json: { type: "boolean" },
-  },
-  logout: { ...COMMON, ...SERVER, account: { type: "string" }, all: { type: "boolean" } },
-  status: { ...COMMON, json: { type: "boolean" } },
 };
 
 /** Parsed values: strings, booleans and repeated strings, by option name. */
@@ -68,13 +49,13 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 /**
  * Parses a command's arguments.
  *
- * @param command The command name (a key of {@linkcode COMMAND_OPTIONS}).
+ * @param command The command name, for messages.
+ * @param options The options it accepts.
  * @param args The arguments after the command.
  * @returns The option values.
  * @throws {UsageError} For unknown options, missing values and positionals.
  */
-export function parseCommand(command: string, args: string[]): Values {
-  const options = COMMAND_OPTIONS[command]!;
+export function parseCommand(command: string, options: Options, args: string[]): Values {
   let parsed;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });

@@ -1,0 +1,50 @@
+/**
+ * `deviceflow accounts`.
+ *
+ * @module
+ */
+
+import { COMMON, SERVER, type Values } from "./args.ts";
+import { accountFilter, accountJson, type Command, table, withCache } from "./common.ts";
+import { COMMON_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+
+const HELP = `Usage: deviceflow accounts [--json] [--authority URL] [--client-id ID]
+
+Lists the cached accounts: username, home account ID, authority and client ID.
+
+  --json                   Print a JSON array
+
+${COMMON_HELP}`;
+
+async function accounts(values: Values, io: CliIo): Promise<number> {
+  return await withCache(values, io, async (cache) => {
+    const list = await cache.getAccounts(accountFilter(values, io.env));
+    if (values.json) {
+      await io.stdout(JSON.stringify(list.map(accountJson)) + "\n");
+    } else if (list.length === 0) {
+      io.stderr("No accounts are cached; sign in with: deviceflow login\n");
+    } else {
+      await io.stdout(
+        table(
+          ["USERNAME", "HOME ACCOUNT ID", "AUTHORITY", "CLIENT ID"],
+          list.map((a) => [a.username, a.homeAccountId, a.authority, a.clientId]),
+        ),
+      );
+    }
+    return EXIT.ok;
+  });
+}
+
+/** `deviceflow accounts`. */
+export const command: Command = {
+  summary: "List the cached accounts",
+  options: {
+    ...COMMON,
+    authority: SERVER.authority!,
+    "client-id": SERVER["client-id"]!,
+    json: { type: "boolean" },
+  },
+  help: HELP,
+  run: accounts,
+};

@@ -1,0 +1,58 @@
+/**
+ * Where the CLI reads and writes, and the exit codes it documents.
+ *
+ * @module
+ */
+
+/** The documented exit codes. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  signInNeeded: 3,
+  declinedOrExpired: 4,
+  network: 5,
+  interrupted: 130,
+} as const;
+
+/** Where the CLI reads and writes; tests pass their own. */
+export interface CliIo {
+  /** Results. */
+  stdout(text: string): void | Promise<void>;
+  /** Prompts, progress, warnings and errors. */
+  stderr(text: string): void;
+  /** Reads an environment variable. */
+  env: (name: string) => string | undefined;
+  /** Whether stderr is a terminal (countdown, colours). */
+  stderrIsTerminal: boolean;
+  /** Aborts the command (Ctrl-C). */
+  signal?: AbortSignal;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The process's own stdout, stderr and environment.
+ *
+ * @returns The I/O of this process.
+ */
+export function processIo(): CliIo {
+  const encoder = new TextEncoder();
+  const writeAll = (file: typeof Deno.stdout, text: string) => {
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+  };
+  return {
+    stdout: (text) => writeAll(Deno.stdout, text),
+    stderr: (text) => writeAll(Deno.stderr, text),
+    env: (name) => {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined;
+      }
+    },
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * `deviceflow logout`.
+ *
+ * @module
+ */
+
+import { InteractionRequiredError } from "../errors.ts";
+import { COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
+import { accountFilter, type Command, makeClient, withCache } from "./common.ts";
+import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+
+const HELP = `Usage: deviceflow logout [--account NAME | --all] [options]
+
+Removes an account's tokens from the cache. Where the server has a revocation endpoint
+(RFC 7009), the refresh token is revoked there too; a failed revocation does not fail
+the logout.
+
+  --account NAME           The account (needed when several are cached)
+  --all                    Every cached account
+
+${SERVER_HELP}
+${COMMON_HELP}`;
+
+async function logout(values: Values, io: CliIo): Promise<number> {
+  const settings = serverSettings(values, io.env);
+  if (values.all && values.account) throw new UsageError("--account and --all exclude each other");
+  return await withCache(values, io, async (cache) => {
+    let targets = await cache.getAccounts(accountFilter(values, io.env));
+    if (values.account) {
+      const name = (values.account as string).toLowerCase();
+      targets = targets.filter((a) =>
+        a.username.toLowerCase() === name || a.homeAccountId === values.account
+      );
+      if (targets.length === 0) {
+        throw new InteractionRequiredError(`No cached account named ${values.account}`);
+      }
+    }
+    if (targets.length === 0) {
+      throw new InteractionRequiredError("Not signed in: nothing to remove");
+    }
+    if (targets.length > 1 && !values.all) {
+      throw new UsageError(
+        `Several accounts are cached (${
+          targets.map((a) => a.username).join(", ")
+        }); choose one with --account, or use --all`,
+      );
+    }
+    for (const account of targets) {
+      const client = makeClient(
+        {
+          ...settings,
+          authority: account.authority,
+          clientId: account.clientId,
+          provider: account.provider,
+        },
+        cache,
+        io,
+        values,
+      );
+      const { revoked } = await client.removeAccount(
+        account,
+        io.signal ? { signal: io.signal } : {},
+      );
+      io.stderr(
+        `Signed out ${account.username} (${account.authority})${
+          revoked ? "; the refresh token was revoked at the server" : ""
+        }\n`,
+      );
+    }
+    return EXIT.ok;
+  });
+}
+
+/** `deviceflow logout`. */
+export const command: Command = {
+  summary: "Remove an account's tokens (and revoke its refresh token at the server)",
+  options: { ...COMMON, ...SERVER, account: { type: "string" }, all: { type: "boolean" } },
+  help: HELP,
+  run: logout,
+};

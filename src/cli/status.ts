@@ -1,0 +1,74 @@
+/**
+ * `deviceflow status`.
+ *
+ * @module
+ */
+
+import { COMMON, type Values } from "./args.ts";
+import { accountJson, type Command, withCache } from "./common.ts";
+import { COMMON_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+
+const HELP = `Usage: deviceflow status [--json]
+
+Shows the cache's location, its accounts, their scopes and expiry times, and any entry
+skipped as corrupt. Never shows a token. Exits 3 when no account is cached.
+
+  --json                   Print JSON
+
+${COMMON_HELP}`;
+
+async function status(values: Values, io: CliIo): Promise<number> {
+  return await withCache(values, io, async (cache) => {
+    const state = await cache.status();
+    const now = Date.now();
+    const json = {
+      cache: state.location,
+      accounts: state.accounts.map((a) => ({
+        ...accountJson(a),
+        refreshToken: a.hasRefreshToken,
+        accessTokens: a.accessTokens.map((t) => ({
+          scopes: t.scopes,
+          expiresAt: t.expiresAt === undefined ? null : new Date(t.expiresAt).toISOString(),
+          expired: t.expiresAt !== undefined && t.expiresAt <= now,
+        })),
+      })),
+      skipped: state.skipped,
+    };
+    if (values.json) {
+      await io.stdout(JSON.stringify(json) + "\n");
+    } else {
+      const lines = [`Cache: ${state.location}`];
+      if (json.accounts.length === 0) lines.push("Not signed in.");
+      for (const a of json.accounts) {
+        lines.push(`Account ${a.username} (${a.homeAccountId})`);
+        lines.push(
+          `  authority ${a.authority}, client ${a.clientId}${
+            a.tenantId ? `, tenant ${a.tenantId}` : ""
+          }`,
+        );
+        lines.push(`  refresh token: ${a.refreshToken ? "cached" : "none"}`);
+        for (const t of a.accessTokens) {
+          lines.push(
+            `  access token for [${t.scopes.join(" ") || "(no scopes)"}]: ${
+              t.expiresAt === null
+                ? "no expiry given"
+                : `${t.expired ? "expired" : "expires"} ${t.expiresAt}`
+            }`,
+          );
+        }
+      }
+      for (const s of state.skipped) lines.push(`Skipped ${s.key}: ${s.reason}`);
+      await io.stdout(lines.join("\n") + "\n");
+    }
+    return json.accounts.length ? EXIT.ok : EXIT.signInNeeded;
+  });
+}
+
+/** `deviceflow status`. */
+export const command: Command = {
+  summary: "Show what is cached: accounts, scopes, expiry times (never a token)",
+  options: { ...COMMON, json: { type: "boolean" } },
+  help: HELP,
+  run: status,
+};
