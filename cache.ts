@@ -675,7 +675,8 @@ export class TokenCache {
   ): Promise<void> {
     await this.#guard(() =>
       this.#store.set(pendingKey(authority, clientId, pending.id), { ...pending }, {
-        expireIn: Math.max(1000, pending.expiresAt - Date.now()),
+        // Kept an hour past the code's expiry, so that a late --resume can say "expired".
+        expireIn: Math.max(1000, pending.expiresAt - Date.now()) + 3_600_000,
       })
     );
   }
@@ -688,13 +689,29 @@ export class TokenCache {
    * @returns The pending device codes.
    */
   async getPending(authority: string, clientId: string): Promise<PendingDeviceCode[]> {
-    const rows = await this.#list<PendingDeviceCode>([
-      ...NS,
-      "pending_device_code",
-      authority,
-      clientId,
-    ]);
-    return rows.map((r) => r.value).sort((a, b) => b.createdAt - a.createdAt);
+    return (await this.listPending())
+      .filter((p) => p.authority === authority && p.clientId === clientId)
+      .map((p) => p.pending);
+  }
+
+  /**
+   * Every started device flow in the cache, newest first, with the authority
+   * and client it belongs to.
+   *
+   * @returns The pending device codes.
+   */
+  async listPending(): Promise<
+    { authority: string; clientId: string; pending: PendingDeviceCode }[]
+  > {
+    const rows = await this.#list<PendingDeviceCode>([...NS, "pending_device_code"]);
+    const out = [];
+    for (const { value, entry } of rows) {
+      const [authority, clientId] = entry.key.slice(NS.length + 1);
+      if (typeof authority === "string" && typeof clientId === "string") {
+        out.push({ authority, clientId, pending: value });
+      }
+    }
+    return out.sort((a, b) => b.pending.createdAt - a.pending.createdAt);
   }
 
   /**

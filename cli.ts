@@ -13,11 +13,13 @@
  * @module
  */
 
-import { parseCommand } from "./src/cli/args.ts";
+import { parseCommand, type Values } from "./src/cli/args.ts";
 import { type Command, report } from "./src/cli/common.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
 import { type CliIo, EXIT, processIo } from "./src/cli/io.ts";
 import { command as accounts } from "./src/cli/accounts.ts";
+import { command as config } from "./src/cli/config.ts";
+import { command as gitCredential } from "./src/cli/git_credential.ts";
 import { command as login } from "./src/cli/login.ts";
 import { command as logout } from "./src/cli/logout.ts";
 import { command as status } from "./src/cli/status.ts";
@@ -26,7 +28,15 @@ import { VERSION } from "./src/version.ts";
 
 export { type CliIo, EXIT } from "./src/cli/io.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = { login, token, accounts, logout, status };
+const COMMANDS: Readonly<Record<string, Command>> = {
+  login,
+  token,
+  accounts,
+  logout,
+  status,
+  "git-credential": gitCredential,
+  config,
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 3;
@@ -72,15 +82,17 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
     io.stderr(`deviceflow: unknown command "${name}"\nRun 'deviceflow --help' for usage.\n`);
     return EXIT.usage;
   }
+  let values: Values | undefined;
   try {
-    const values = parseCommand(name, command.options, rest);
+    const parsed = parseCommand(name, command.options, rest, command.positionals);
+    values = parsed.values;
     if (values.help) {
       await io.stdout(command.help);
       return EXIT.ok;
     }
-    return await command.run(values, io);
+    return await command.run(values, io, parsed.positionals);
   } catch (error) {
-    return report(error, io, name);
+    return report(error, io, name, values?.["json-events"] === true);
   }
 }
 

@@ -31,6 +31,12 @@ export {
   type SilentOptions,
 } from "./src/client.ts";
 export {
+  type ApiFetchInit,
+  type AuthChallenge,
+  decodeClaimsChallenge,
+  parseWwwAuthenticate,
+} from "./src/api_fetch.ts";
+export {
   AuthorizationDeclinedError,
   CacheError,
   CancelledError,

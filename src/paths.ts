@@ -5,8 +5,12 @@
  */
 
 function env(name: string): string | undefined {
+  return processEnv(name) || undefined;
+}
+
+function processEnv(name: string): string | undefined {
   try {
-    return Deno.env.get(name) || undefined;
+    return Deno.env.get(name);
   } catch {
     // Without --allow-env the variable is as good as unset.
     return undefined;
@@ -38,6 +42,47 @@ export function userCacheDir(): string | undefined {
       return h ? `${h}/.cache` : undefined;
     }
   }
+}
+
+/**
+ * The directory for per-user configuration: `$XDG_CONFIG_HOME` or `~/.config`
+ * on Linux, `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
+ *
+ * @param env How to read the environment (default: this process's).
+ * @returns The directory, or `undefined` when the environment names none.
+ */
+export function userConfigDir(
+  env: (name: string) => string | undefined = processEnv,
+): string | undefined {
+  const get = (name: string) => env(name) || undefined;
+  const home = get("HOME") ?? get("USERPROFILE");
+  switch (Deno.build.os) {
+    case "windows":
+      return get("APPDATA");
+    case "darwin":
+      return home ? `${home}/Library/Application Support` : undefined;
+    default: {
+      // The XDG spec says to ignore a relative XDG_CONFIG_HOME.
+      const xdg = get("XDG_CONFIG_HOME");
+      if (xdg?.startsWith("/")) return xdg;
+      return home ? `${home}/.config` : undefined;
+    }
+  }
+}
+
+/**
+ * The default config file: `deviceflow/config.json` in {@linkcode userConfigDir}.
+ *
+ * @param env How to read the environment (default: this process's).
+ * @returns The path, or `undefined` when the environment names no config directory.
+ */
+export function defaultConfigPath(
+  env: (name: string) => string | undefined = processEnv,
+): string | undefined {
+  const dir = userConfigDir(env);
+  if (!dir) return undefined;
+  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  return `${dir}${sep}deviceflow${sep}config.json`;
 }
 
 /**

@@ -229,7 +229,8 @@ Deno.test("initiateDeviceFlow() refuses a streamed body over 1 MiB without Conte
     const response = new Response(
       new ReadableStream<Uint8Array>({
         pull(controller) {
-          // Endless: only the size limit can end this read.
+          // 8 MiB in all: without the limit the client would read it whole.
+          if (sent >= 8 * MAX_BODY_BYTES) return controller.close();
           sent += chunk.byteLength;
           controller.enqueue(chunk.slice());
         },

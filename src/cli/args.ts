@@ -1,11 +1,13 @@
 /**
  * Command-line parsing: the options of each command, their checks, and the
- * settings they resolve to (flags, then environment).
+ * settings they resolve to (flags, then environment, then the config file's profile).
  *
  * @module
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
+import { defaultCachePath, defaultConfigPath } from "../paths.ts";
 import type { Provider } from "../types.ts";
 
 /** A mistake on the command line: exit code 2. */
@@ -35,12 +37,19 @@ export const SERVER: Options = {
 /** The options every command has. */
 export const COMMON: Options = {
   cache: { type: "string" },
+  config: { type: "string" },
+  profile: { type: "string" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
 };
 /** The options of commands that may sign in. */
 export const SIGN_IN: Options = {
   timeout: { type: "string" },
+  qr: { type: "boolean" },
+  "no-qr": { type: "boolean" },
+  open: { type: "boolean" },
+  "no-color": { type: "boolean" },
+  "json-events": { type: "boolean" },
 };
 
 /** Parsed values: strings, booleans and repeated strings, by option name. */
@@ -52,20 +61,35 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
  * @param command The command name, for messages.
  * @param options The options it accepts.
  * @param args The arguments after the command.
- * @returns The option values.
- * @throws {UsageError} For unknown options, missing values and positionals.
+ * @param allowPositionals Whether the command takes arguments besides options;
+ * `"after-separator"`: only after `--` (a command line of its own, as for `run`).
+ * @returns The option values and the other arguments.
+ * @throws {UsageError} For unknown options, missing values and unexpected arguments.
  */
-export function parseCommand(command: string, options: Options, args: string[]): Values {
+export function parseCommand(
+  command: string,
+  options: Options,
+  args: string[],
+  allowPositionals: boolean | "after-separator" = false,
+): { values: Values; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
   } catch (error) {
     throw new UsageError(describeParseError(error, command));
   }
-  if (parsed.positionals.length) {
+  if (allowPositionals === "after-separator") {
+    const separator = parsed.tokens.find((t) => t.kind === "option-terminator")?.index ??
+      Infinity;
+    const early = parsed.tokens.find((t) => t.kind === "positional" && t.index < separator);
+    if (early?.kind === "positional") {
+      throw new UsageError(`${command}: unexpected argument "${early.value}" (put -- before it)`);
+    }
+  }
+  if (!allowPositionals && parsed.positionals.length) {
     throw new UsageError(`${command}: unexpected argument "${parsed.positionals[0]}"`);
   }
-  return parsed.values as Values;
+  return { values: parsed.values as Values, positionals: parsed.positionals };
 }
 
 function describeParseError(error: unknown, command: string): string {
@@ -100,22 +124,182 @@ export interface ServerSettings {
 const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
 const ENTRA_DEFAULT_HOST = "https://login.microsoftonline.com";
 
+/** Where a setting came from: a flag, the environment, the profile, or the built-in default. */
+export type Source = "flag" | "env" | "profile" | "default";
+
+const RANK: Readonly<Record<Source, number>> = { default: 0, profile: 1, env: 2, flag: 3 };
+
+/** The config file and the profile that applies. */
+export interface SelectedProfile {
+  /** The config file, or `undefined` when the environment names no config directory. */
+  readonly config: Config | undefined;
+  /** The profile's name, or `undefined` when none applies. */
+  readonly name: string | undefined;
+  /** Its settings (none when no profile applies). */
+  readonly profile: Profile;
+}
+
 /**
- * Resolves the server settings: flags win over the environment.
+ * Where the config file is: `--config`, then `DEVICEFLOW_CONFIG`, then
+ * `deviceflow/config.json` in the user's config directory.
+ *
+ * @param values Parsed flags.
+ * @param env The environment.
+ * @returns The path and whether it was named, or `undefined` when there is no config directory.
+ * @throws {UsageError} When `--config` is empty.
+ */
+export function configPath(
+  values: Values,
+  env: Env,
+): { path: string; explicit: boolean } | undefined {
+  const named = (values.config as string | undefined) ?? variable(env, "DEVICEFLOW_CONFIG");
+  if (named !== undefined) {
+    if (!named.trim()) throw new UsageError("--config must not be empty");
+    return { path: named, explicit: true };
+  }
+  const path = defaultConfigPath(env);
+  return path === undefined ? undefined : { path, explicit: false };
+}
+
+/**
+ * Reads the config file named by {@linkcode configPath}. A missing file has
+ * no profiles, unless `--config` or `DEVICEFLOW_CONFIG` named it.
+ *
+ * @param values Parsed flags.
+ * @param env The environment.
+ * @returns The config, or `undefined` when there is no config directory.
+ * @throws {ConfigError} When the file cannot be read or is not valid.
+ */
+export function loadConfig(values: Values, env: Env): Config | undefined {
+  const where = configPath(values, env);
+  return where && readConfig(where.path, { required: where.explicit });
+}
+
+/** Options of {@linkcode selectProfile}. */
+export interface SelectProfileOptions {
+  /** The profile to use instead of the one the flags and the environment name. */
+  readonly name?: string | undefined;
+  /** The config, when it has been read already. */
+  readonly config?: Config | undefined;
+}
+
+/**
+ * Reads the config file and picks the profile that applies: the one named (by
+ * `options.name`, `--profile` or `DEVICEFLOW_PROFILE`), else `default` when the
+ * file has one.
+ *
+ * @param values Parsed flags.
+ * @param env The environment.
+ * @param options A profile name that wins over the flags, and a config read already.
+ * @returns The config file and the profile.
+ * @throws {ConfigError} When the file is not valid, or has no profile of the name asked for.
+ */
+export function selectProfile(
+  values: Values,
+  env: Env,
+  options: SelectProfileOptions = {},
+): SelectedProfile {
+  const name = options.name;
+  const config = "config" in options ? options.config : loadConfig(values, env);
+  const profiles = config?.profiles ?? {};
+  const flag = values.profile as string | undefined;
+  const wanted = name ?? flag ?? variable(env, "DEVICEFLOW_PROFILE");
+  if (wanted === undefined) {
+    const applies = Object.hasOwn(profiles, "default");
+    return { config, name: applies ? "default" : undefined, profile: profiles.default ?? {} };
+  }
+  if (!Object.hasOwn(profiles, wanted)) {
+    const via = name !== undefined
+      ? ""
+      : flag !== undefined
+      ? " (from --profile)"
+      : " (from DEVICEFLOW_PROFILE)";
+    const problem = `no profile "${wanted}"${via}`;
+    if (!config) {
+      throw new UsageError(
+        `${problem}: there is no config file (HOME is not set); pass --config PATH or set DEVICEFLOW_CONFIG`,
+      );
+    }
+    const names = Object.keys(profiles);
+    throw new ConfigError(
+      config.path,
+      `${problem}; ${
+        names.length
+          ? `the profiles are: ${names.join(", ")}`
+          : config.found
+          ? "the file has no profiles"
+          : "the file does not exist"
+      }`,
+    );
+  }
+  return { config, name: wanted, profile: profiles[wanted]! };
+}
+
+/** The server settings and where each came from. */
+export interface ExplainedSettings {
+  /** The settings. */
+  readonly settings: ServerSettings;
+  /** Where each setting that has a value came from. */
+  readonly sources: Readonly<Partial<Record<keyof ServerSettings, Source>>>;
+}
+
+/**
+ * Resolves the server settings: flags, then the environment, then the profile.
  *
  * @param values Parsed flags.
  * @param env The environment.
  * @returns The settings.
  * @throws {UsageError} When a value is malformed.
+ * @throws {ConfigError} When the config file is not valid or the profile does not exist.
  */
 export function serverSettings(values: Values, env: Env): ServerSettings {
+  return explainSettings(values, env).settings;
+}
+
+/**
+ * Resolves the server settings as {@linkcode serverSettings} does, and says
+ * where each came from.
+ *
+ * @param values Parsed flags.
+ * @param env The environment.
+ * @param selected The profile (default: the one that applies).
+ * @returns The settings and their sources.
+ * @throws {UsageError} When a value is malformed.
+ * @throws {ConfigError} When the config file is not valid or the profile does not exist.
+ */
+export function explainSettings(
+  values: Values,
+  env: Env,
+  selected: SelectedProfile = selectProfile(values, env),
+): ExplainedSettings {
+  const profile = selected.profile;
+  const sources: Partial<Record<keyof ServerSettings, Source>> = {};
   const str = (name: string) => values[name] as string | undefined;
-  const provider = str("provider") ?? env("DEVICEFLOW_PROVIDER");
+  const [provider, providerFrom] = pick(
+    str("provider"),
+    variable(env, "DEVICEFLOW_PROVIDER"),
+    profile.provider,
+  );
   if (provider !== undefined && !PROVIDERS.includes(provider as Provider)) {
     throw new UsageError(`--provider must be one of ${PROVIDERS.join(", ")}, not "${provider}"`);
   }
-  let authority = str("authority") ?? env("DEVICEFLOW_AUTHORITY");
-  const tenant = str("tenant") ?? env("DEVICEFLOW_TENANT");
+  let [authority, authorityFrom] = pick(
+    str("authority"),
+    variable(env, "DEVICEFLOW_AUTHORITY"),
+    profile.authority,
+  );
+  let [tenant, tenantFrom] = pick(
+    str("tenant"),
+    variable(env, "DEVICEFLOW_TENANT"),
+    profile.tenant,
+  );
+  // A tenant from a lower level does not rewrite an authority, or override a provider, from a higher one.
+  if (
+    outranks(authorityFrom, tenantFrom) ||
+    (provider !== "entra" && outranks(providerFrom, tenantFrom))
+  ) {
+    tenant = tenantFrom = undefined;
+  }
   if (tenant !== undefined) {
     if (!/^[A-Za-z0-9.-]+$/.test(tenant)) {
       throw new UsageError(
@@ -128,31 +312,120 @@ export function serverSettings(values: Values, env: Env): ServerSettings {
     // --tenant picks the tenant on the given Entra host (a sovereign cloud), or the public one.
     const origin = authority ? safeOrigin(authority, "--authority") : ENTRA_DEFAULT_HOST;
     authority = `${origin}/${tenant}`;
+    authorityFrom = tenantFrom;
   }
+  const [scopes, scopesFrom] = pick(
+    values.scope as string[] | undefined,
+    variable(env, "DEVICEFLOW_SCOPE")?.split(/\s+/),
+    profile.scopes,
+  );
   const settings: ServerSettings = {
-    scopes: ((values.scope as string[] | undefined) ?? [env("DEVICEFLOW_SCOPE") ?? ""])
-      .flatMap((s) => s.split(/\s+/)).filter(Boolean),
-    defaultScopes: values["no-default-scopes"] !== true,
+    scopes: (scopes ?? []).flatMap((s) => s.split(/\s+/)).filter(Boolean),
+    defaultScopes: values["no-default-scopes"] !== true && profile.defaultScopes !== false,
   };
-  if (authority) settings.authority = checkUrl(authority, "--authority");
-  const clientId = str("client-id") ?? env("DEVICEFLOW_CLIENT_ID");
+  sources.scopes = scopesFrom ?? "default";
+  sources.defaultScopes = values["no-default-scopes"] === true
+    ? "flag"
+    : profile.defaultScopes !== undefined
+    ? "profile"
+    : "default";
+  if (authority) {
+    settings.authority = checkUrl(authority, "--authority");
+    sources.authority = authorityFrom!;
+  }
+  const [clientId, clientIdFrom] = pick(
+    str("client-id"),
+    variable(env, "DEVICEFLOW_CLIENT_ID"),
+    profile.clientId,
+  );
   if (clientId !== undefined) {
     if (!clientId.trim()) throw new UsageError("--client-id must not be empty");
     settings.clientId = clientId;
+    sources.clientId = clientIdFrom!;
   }
-  const secret = env("DEVICEFLOW_CLIENT_SECRET");
-  if (secret) settings.clientSecret = secret;
-  if (provider || tenant) settings.provider = (provider ?? "entra") as Provider;
+  const [secret, secretFrom] = pick(
+    undefined,
+    variable(env, "DEVICEFLOW_CLIENT_SECRET"),
+    profile.clientSecret,
+  );
+  if (secret) {
+    settings.clientSecret = secret;
+    sources.clientSecret = secretFrom!;
+  }
+  if (provider || tenant) {
+    settings.provider = (provider ?? "entra") as Provider;
+    sources.provider = (providerFrom ?? tenantFrom)!;
+  }
   const device = str("device-endpoint");
   const token = str("token-endpoint");
   if ((device === undefined) !== (token === undefined)) {
     throw new UsageError("--device-endpoint and --token-endpoint go together");
   }
-  if (device) settings.deviceEndpoint = checkUrl(device, "--device-endpoint");
-  if (token) settings.tokenEndpoint = checkUrl(token, "--token-endpoint");
-  const revocation = str("revocation-endpoint");
-  if (revocation) settings.revocationEndpoint = checkUrl(revocation, "--revocation-endpoint");
-  return settings;
+  if (device !== undefined) {
+    if (device) settings.deviceEndpoint = checkUrl(device, "--device-endpoint");
+    if (token) settings.tokenEndpoint = checkUrl(token, "--token-endpoint");
+  } else if (profile.deviceEndpoint && profile.tokenEndpoint) {
+    settings.deviceEndpoint = profile.deviceEndpoint;
+    settings.tokenEndpoint = profile.tokenEndpoint;
+  }
+  const endpointsFrom = device !== undefined ? "flag" : "profile";
+  if (settings.deviceEndpoint) sources.deviceEndpoint = endpointsFrom;
+  if (settings.tokenEndpoint) sources.tokenEndpoint = endpointsFrom;
+  const [revocation, revocationFrom] = pick(
+    str("revocation-endpoint"),
+    undefined,
+    profile.revocationEndpoint,
+  );
+  if (revocation) {
+    settings.revocationEndpoint = checkUrl(revocation, "--revocation-endpoint");
+    sources.revocationEndpoint = revocationFrom!;
+  }
+  return { settings, sources };
+}
+
+/**
+ * Where the token cache is: `--cache`, then `DEVICEFLOW_CACHE`, then the
+ * profile's, then the default file.
+ *
+ * @param values Parsed flags.
+ * @param env The environment.
+ * @param selected The profile (default: the one that applies).
+ * @returns The location and where it came from.
+ * @throws {TypeError} When the default is needed and there is no cache directory.
+ */
+export function cacheLocation(
+  values: Values,
+  env: Env,
+  selected: SelectedProfile = selectProfile(values, env),
+): { location: string; source: Source } {
+  const [location, source] = pick(
+    values.cache as string | undefined,
+    variable(env, "DEVICEFLOW_CACHE"),
+    selected.profile.cache,
+  );
+  if (location !== undefined) return { location, source: source! };
+  return { location: defaultCachePath(), source: "default" };
+}
+
+/** The first value given: the flag's, the environment's, or the profile's. */
+function pick<T>(
+  flag: T | undefined,
+  environment: T | undefined,
+  profile: T | undefined,
+): [T | undefined, Source | undefined] {
+  if (flag !== undefined) return [flag, "flag"];
+  if (environment !== undefined) return [environment, "env"];
+  if (profile !== undefined) return [profile, "profile"];
+  return [undefined, undefined];
+}
+
+function outranks(a: Source | undefined, b: Source | undefined): boolean {
+  return a !== undefined && b !== undefined && RANK[a] > RANK[b];
+}
+
+/** An environment variable; set but empty counts as unset. */
+function variable(env: Env, name: string): string | undefined {
+  return env(name) || undefined;
 }
 
 function safeOrigin(value: string, name: string): string {

@@ -7,13 +7,26 @@
 
 import { type CachedAccount, exposure, kvAvailable, TokenCache } from "../../cache.ts";
 import { DeviceFlowClient, type DeviceFlowClientOptions } from "../client.ts";
-import { DeviceFlowError, InteractionRequiredError, ServerError } from "../errors.ts";
+import {
+  DeviceFlowError,
+  ExpiredTokenError,
+  InteractionRequiredError,
+  ServerError,
+} from "../errors.ts";
 import { redact } from "../redact.ts";
 import type { Account, TokenResult } from "../types.ts";
-import { type ServerSettings, UsageError, type Values } from "./args.ts";
+import {
+  cacheLocation,
+  explainSettings,
+  selectProfile,
+  type ServerSettings,
+  UsageError,
+  type Values,
+} from "./args.ts";
+import { ConfigError } from "../config.ts";
 import { type CliIo, EXIT } from "./io.ts";
-import { showPrompt, startWaiting } from "./prompt.ts";
-import { defaultCachePath } from "../paths.ts";
+import { jsonView, type SignInView, textView } from "./prompt.ts";
+import { openBrowser } from "./open.ts";
 
 /** A command of the CLI. */
 export interface Command {
@@ -23,8 +36,13 @@ export interface Command {
   readonly options: import("./args.ts").Options;
   /** What `deviceflow <command> --help` prints. */
   readonly help: string;
+  /**
+   * Whether it takes arguments besides options (after the options, or after
+   * `--`); `"after-separator"`: only after `--`.
+   */
+  readonly positionals?: boolean | "after-separator";
   /** Runs it; returns the exit code. */
-  run(values: Values, io: CliIo): Promise<number>;
+  run(values: Values, io: CliIo, positionals: string[]): Promise<number>;
 }
 
 export async function withCache(
@@ -41,8 +59,11 @@ export async function withCache(
 }
 
 export async function openCache(values: Values, io: CliIo): Promise<TokenCache> {
-  const location = (values.cache as string | undefined) ?? io.env("DEVICEFLOW_CACHE") ??
-    defaultCachePath();
+  const selected = selectProfile(values, io.env);
+  for (const warning of selected.config?.warnings ?? []) {
+    io.stderr(`deviceflow: warning: ${warning}\n`);
+  }
+  const { location } = cacheLocation(values, io.env, selected);
   if (!kvAvailable() && location !== ":memory:") {
     io.stderr(
       "deviceflow: Deno KV is not enabled, so tokens will not be kept after this command; run with --unstable-kv to keep them\n",
@@ -59,8 +80,12 @@ export function accountFilter(
   env: CliIo["env"],
 ): { authority?: string; clientId?: string } {
   const filter: { authority?: string; clientId?: string } = {};
-  const authority = (values.authority as string | undefined) ?? env("DEVICEFLOW_AUTHORITY");
-  const clientId = (values["client-id"] as string | undefined) ?? env("DEVICEFLOW_CLIENT_ID");
+  // Where the flags and the environment name no server, the profile's applies.
+  const profile = explainSettings({}, () => undefined, selectProfile(values, env)).settings;
+  const authority = (values.authority as string | undefined) ??
+    (env("DEVICEFLOW_AUTHORITY") || profile.authority);
+  const clientId = (values["client-id"] as string | undefined) ??
+    (env("DEVICEFLOW_CLIENT_ID") || profile.clientId);
   if (authority) filter.authority = authority.replace(/\/+$/, "");
   if (clientId) filter.clientId = clientId;
   return filter;
@@ -154,6 +179,41 @@ export async function clientFromCache(
   );
 }
 
+/** How many new codes `--renew` asks for when one expires during `login`. */
+export const MAX_RENEWALS = 3;
+
+/**
+ * The view of a sign-in that the options ask for: JSON events, or text with
+ * colours, a countdown and a QR code where the terminal allows.
+ *
+ * @param io Where to write.
+ * @param values The command's options.
+ * @returns The view.
+ */
+export function makeView(io: CliIo, values: Values): SignInView {
+  if (values["json-events"]) return jsonView(io.stderr);
+  return textView({
+    write: io.stderr,
+    terminal: io.stderrIsTerminal,
+    color: io.stderrIsTerminal && !io.env("NO_COLOR") && values["no-color"] !== true,
+    verbose: values.verbose === true,
+    qr: values.qr ? "on" : values["no-qr"] ? "off" : "auto",
+    columns: io.columns?.(),
+    now: () => Date.now(),
+  });
+}
+
+/**
+ * Signs in with a device code: shows the code, opens the browser when asked,
+ * waits, and with `--renew` starts over with a new code when one expires.
+ *
+ * @param client The client.
+ * @param scopes The scopes.
+ * @param io Where to write.
+ * @param values The command's options.
+ * @param timeout The overall limit in seconds.
+ * @returns The tokens.
+ */
 export async function signIn(
   client: DeviceFlowClient,
   scopes: string[],
@@ -162,29 +222,39 @@ export async function signIn(
   timeout: number | undefined,
 ): Promise<TokenResult> {
   const signal = io.signal;
-  const code = await client.initiateDeviceFlow({ scopes, ...(signal ? { signal } : {}) });
-  const color = io.stderrIsTerminal && !io.env("NO_COLOR");
-  const out = {
-    write: io.stderr,
-    terminal: io.stderrIsTerminal,
-    color,
-    verbose: values.verbose === true,
-    now: () => Date.now(),
-  };
-  showPrompt(out, code);
-  const waiting = startWaiting(out, code);
-  try {
-    const result = await client.acquireTokenByDeviceFlow(code, {
-      ...(signal ? { signal } : {}),
-      ...(timeout !== undefined ? { timeout } : {}),
-      onPending: waiting.report,
-    });
-    waiting.stop();
-    io.stderr(`Signed in as ${result.account.username}.\n`);
-    return result;
-  } catch (error) {
-    waiting.stop();
-    throw error;
+  const view = makeView(io, values);
+  const deadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
+  const renewals = values.renew ? MAX_RENEWALS : 0;
+  for (let attempt = 0;; attempt++) {
+    const code = await client.initiateDeviceFlow({ scopes, ...(signal ? { signal } : {}) });
+    view.deviceCode(code);
+    if (values.open && attempt === 0) {
+      const problem = await openBrowser(
+        code.verificationUriComplete ?? code.verificationUri,
+        io.env,
+      );
+      if (problem) io.stderr(`${problem}\n`);
+    }
+    try {
+      // A renewed code gets what is left of the overall limit.
+      const left = deadline === undefined || attempt === 0
+        ? timeout
+        : Math.max(0.001, (deadline - Date.now()) / 1000);
+      const result = await client.acquireTokenByDeviceFlow(code, {
+        ...(signal ? { signal } : {}),
+        ...(left !== undefined ? { timeout: left } : {}),
+        onPending: (event) => view.event(event),
+      });
+      view.success(result.account);
+      return result;
+    } catch (error) {
+      if (error instanceof ExpiredTokenError && attempt < renewals) {
+        view.renewing(attempt + 1, renewals);
+        continue;
+      }
+      view.stop();
+      throw error;
+    }
   }
 }
 
@@ -244,30 +314,50 @@ export function verboseFetch(io: CliIo): typeof fetch {
  * @param command The command, for usage hints.
  * @returns The exit code.
  */
-export function report(error: unknown, io: CliIo, command: string): number {
-  const line = (text: string) => io.stderr(`deviceflow: ${redact(text).split("\n")[0]}\n`);
-  if (error instanceof UsageError) {
-    line(error.message);
-    io.stderr(`Run 'deviceflow ${command} --help' for usage.\n`);
-    return EXIT.usage;
+export function report(error: unknown, io: CliIo, command: string, json = false): number {
+  const code = exitCode(error);
+  const message = redact(describe(error)).split("\n")[0]!;
+  if (json) {
+    // --json-events: errors are events too, so that stderr stays one JSON object per line.
+    const kind = error instanceof DeviceFlowError
+      ? error.code
+      : error instanceof UsageError || error instanceof ConfigError
+      ? "usage"
+      : "unexpected";
+    io.stderr(JSON.stringify({ event: "error", code: kind, message, exitCode: code }) + "\n");
+    return code;
   }
-  if (!(error instanceof DeviceFlowError)) {
-    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-      line(`${(error as Error).message}`);
-      return EXIT.error;
-    }
-    line(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.error;
-  }
-  let text = error.message;
+  io.stderr(`deviceflow: ${message}\n`);
+  if (error instanceof UsageError) io.stderr(`Run 'deviceflow ${command} --help' for usage.\n`);
+  return code;
+}
+
+function describe(error: unknown): string {
   if (error instanceof ServerError) {
     const ids = [
       error.traceId ? `trace ID ${error.traceId}` : "",
       error.correlationId ? `correlation ID ${error.correlationId}` : "",
     ].filter(Boolean);
-    if (ids.length) text += ` (${ids.join(", ")})`;
+    return ids.length ? `${error.message} (${ids.join(", ")})` : error.message;
   }
-  line(text);
+  if (
+    error instanceof DeviceFlowError || error instanceof UsageError || error instanceof ConfigError
+  ) return error.message;
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+    return (error as Error).message;
+  }
+  return `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * The documented exit code of an error.
+ *
+ * @param error What was thrown.
+ * @returns The exit code.
+ */
+export function exitCode(error: unknown): number {
+  if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
+  if (!(error instanceof DeviceFlowError)) return EXIT.error;
   switch (error.code) {
     case "interaction_required":
       return EXIT.signInNeeded;

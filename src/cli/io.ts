@@ -12,6 +12,7 @@ export const EXIT = {
   signInNeeded: 3,
   declinedOrExpired: 4,
   network: 5,
+  httpError: 6,
   interrupted: 130,
 } as const;
 
@@ -19,12 +20,18 @@ export const EXIT = {
 export interface CliIo {
   /** Results. */
   stdout(text: string): void | Promise<void>;
+  /** Results as bytes (binary output); without it, they are decoded as UTF-8 and given to `stdout`. */
+  stdoutBytes?: (bytes: Uint8Array) => void | Promise<void>;
   /** Prompts, progress, warnings and errors. */
   stderr(text: string): void;
   /** Reads an environment variable. */
   env: (name: string) => string | undefined;
   /** Whether stderr is a terminal (countdown, colours). */
   stderrIsTerminal: boolean;
+  /** Reads all of stdin as text (default: nothing). */
+  stdin?: () => Promise<string>;
+  /** The terminal's width in columns, when stderr is a terminal. */
+  columns?: () => number | undefined;
   /** Aborts the command (Ctrl-C). */
   signal?: AbortSignal;
   /** The fetch to use (default: the global one). */
@@ -38,13 +45,14 @@ export interface CliIo {
  */
 export function processIo(): CliIo {
   const encoder = new TextEncoder();
-  const writeAll = (file: typeof Deno.stdout, text: string) => {
-    const bytes = encoder.encode(text);
+  const writeAll = (file: typeof Deno.stdout, text: string | Uint8Array) => {
+    const bytes = typeof text === "string" ? encoder.encode(text) : text;
     let written = 0;
     while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
   };
   return {
     stdout: (text) => writeAll(Deno.stdout, text),
+    stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
     stderr: (text) => writeAll(Deno.stderr, text),
     env: (name) => {
       try {
@@ -54,5 +62,13 @@ export function processIo(): CliIo {
       }
     },
     stderrIsTerminal: Deno.stderr.isTerminal(),
+    stdin: () => new Response(Deno.stdin.readable).text(),
+    columns: () => {
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }

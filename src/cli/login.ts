@@ -1,11 +1,25 @@
 /**
- * `deviceflow login`.
+ * `deviceflow login`: a sign-in in one step, or in two (`--no-wait`, then
+ * `--resume` from any process on the same cache).
  *
  * @module
  */
 
-import { COMMON, seconds, SERVER, serverSettings, SIGN_IN, type Values } from "./args.ts";
-import { type Command, makeClient, signIn, summary, withCache } from "./common.ts";
+import type { PendingDeviceCode, TokenCache } from "../../cache.ts";
+import type { DeviceFlowClient } from "../client.ts";
+import { DeviceFlowError, ExpiredTokenError, InteractionRequiredError } from "../errors.ts";
+import type { DeviceCode, TokenResult } from "../types.ts";
+import {
+  COMMON,
+  seconds,
+  SERVER,
+  type ServerSettings,
+  serverSettings,
+  SIGN_IN,
+  UsageError,
+  type Values,
+} from "./args.ts";
+import { type Command, makeClient, makeView, signIn, summary, withCache } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { type CliIo, EXIT } from "./io.ts";
 
@@ -16,6 +30,17 @@ sign in on another device, caches the tokens, and prints a JSON summary of the a
 (no token) on stdout.
 
   --timeout SECONDS        Give up after this long (default: when the code expires)
+  --renew                  When the code expires while waiting, show a new one (up to 3 times)
+  --no-wait                Show the code, keep the sign-in pending in the cache, and exit 0;
+                           finish it later with --resume
+  --resume                 Finish a sign-in started with --no-wait (from any process
+                           on the same cache)
+  --qr / --no-qr           Always / never draw a QR code of the address (by default, when
+                           stderr is a terminal wide enough and the address has the code)
+  --open                   Open the address in a local browser, where there is one
+  --no-color               No colours (also NO_COLOR, and whenever stderr is not a terminal)
+  --json-events            stderr carries one JSON object per line instead of text:
+                           device_code, pending, slow_down, retry, renewing, success, error
 
 ${SERVER_HELP}
 ${COMMON_HELP}`;
@@ -23,18 +48,203 @@ ${COMMON_HELP}`;
 async function login(values: Values, io: CliIo): Promise<number> {
   const settings = serverSettings(values, io.env);
   const timeout = seconds(values.timeout, "--timeout");
+  if (values["no-wait"] && values.resume) {
+    throw new UsageError("--no-wait and --resume exclude each other");
+  }
   return await withCache(values, io, async (cache) => {
+    if (values.resume) return await resume(settings, cache, io, values, timeout);
     const client = makeClient(settings, cache, io, values);
+    if (values["no-wait"]) return await start(client, settings, cache, io, values);
     const result = await signIn(client, settings.scopes, io, values, timeout);
     await io.stdout(JSON.stringify(summary(result)) + "\n");
     return EXIT.ok;
   });
 }
 
+/** `--no-wait`: starts the flow, keeps it in the cache, and returns at once. */
+async function start(
+  client: DeviceFlowClient,
+  settings: ServerSettings,
+  cache: TokenCache,
+  io: CliIo,
+  values: Values,
+): Promise<number> {
+  if (cache.location === ":memory:") {
+    throw new UsageError("--no-wait needs a cache that outlives this process (not :memory:)");
+  }
+  const code = await client.initiateDeviceFlow({
+    scopes: settings.scopes,
+    ...(io.signal ? { signal: io.signal } : {}),
+  });
+  const pending: PendingDeviceCode = {
+    id: crypto.randomUUID(),
+    deviceCode: code.deviceCode,
+    userCode: code.userCode,
+    verificationUri: code.verificationUri,
+    ...(code.verificationUriComplete
+      ? { verificationUriComplete: code.verificationUriComplete }
+      : {}),
+    expiresAt: code.expiresAt.getTime(),
+    interval: code.interval,
+    message: code.message,
+    scopes: [...code.scopes],
+    createdAt: Date.now(),
+  };
+  await cache.savePending(client.authority, client.clientId, pending);
+  makeView(io, values).deviceCode(code, false);
+  if (!values["json-events"]) {
+    io.stderr("When you have signed in, finish with: deviceflow login --resume\n");
+  }
+  await io.stdout(
+    JSON.stringify({
+      pending: pending.id,
+      userCode: code.userCode,
+      verificationUri: code.verificationUri,
+      verificationUriComplete: code.verificationUriComplete ?? null,
+      expiresAt: code.expiresAt.toISOString(),
+    }) + "\n",
+  );
+  return EXIT.ok;
+}
+
+/** `--resume`: finishes the newest pending flow of this client (or of the cache's only client). */
+async function resume(
+  settings: ServerSettings,
+  cache: TokenCache,
+  io: CliIo,
+  values: Values,
+  timeout: number | undefined,
+): Promise<number> {
+  const all = await cache.listPending();
+  const named = settings.clientId && (settings.authority || settings.tokenEndpoint);
+  let candidates = all;
+  let client: DeviceFlowClient | undefined;
+  if (named) {
+    client = makeClient(settings, cache, io, values);
+    candidates = all.filter((p) =>
+      p.authority === client!.authority && p.clientId === client!.clientId
+    );
+  } else if (new Set(all.map((p) => `${p.authority} ${p.clientId}`)).size > 1) {
+    throw new UsageError(
+      "Sign-ins of several servers or clients are pending; pass --authority and --client-id",
+    );
+  }
+  const found = candidates[0];
+  if (!found) {
+    throw new InteractionRequiredError(
+      "No sign-in is waiting to be resumed; start one with: deviceflow login --no-wait",
+    );
+  }
+  const { pending } = found;
+  if (!client) {
+    const metadata = await cache.getMetadata(found.authority);
+    client = makeClient(
+      {
+        ...settings,
+        authority: found.authority,
+        clientId: found.clientId,
+        ...(metadata ? { provider: metadata.provider } : {}),
+      },
+      cache,
+      io,
+      values,
+    );
+  }
+  if (pending.expiresAt <= Date.now()) {
+    await cache.removePending(found.authority, found.clientId, pending.id);
+    throw new ExpiredTokenError(
+      "The device code of the pending sign-in expired; start again with: deviceflow login",
+    );
+  }
+  const result = await finish(client, cache, found, io, values, timeout);
+  await io.stdout(JSON.stringify(summary(result)) + "\n");
+  return EXIT.ok;
+}
+
+async function finish(
+  client: DeviceFlowClient,
+  cache: TokenCache,
+  found: { authority: string; clientId: string; pending: PendingDeviceCode },
+  io: CliIo,
+  values: Values,
+  timeout: number | undefined,
+): Promise<TokenResult> {
+  const { pending } = found;
+  const code: DeviceCode = {
+    deviceCode: pending.deviceCode,
+    userCode: pending.userCode,
+    verificationUri: pending.verificationUri,
+    ...(pending.verificationUriComplete
+      ? { verificationUriComplete: pending.verificationUriComplete }
+      : {}),
+    expiresAt: new Date(pending.expiresAt),
+    interval: pending.interval,
+    message: pending.message,
+    scopes: pending.scopes,
+  };
+  // One process polls a pending code; others that resume it wait for its result.
+  const lease = `pending ${pending.id}`;
+  const holder = crypto.randomUUID();
+  const ttl = Math.max(1000, pending.expiresAt - Date.now() + 5000);
+  if (!(await cache.acquireLease(lease, holder, ttl, Date.now()))) {
+    return await waitForOther(client, cache, found, io);
+  }
+  const view = makeView(io, values);
+  view.deviceCode(code);
+  try {
+    const result = await client.acquireTokenByDeviceFlow(code, {
+      ...(io.signal ? { signal: io.signal } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
+      onPending: (event) => view.event(event),
+    });
+    view.success(result.account);
+    await cache.removePending(found.authority, found.clientId, pending.id);
+    return result;
+  } catch (error) {
+    view.stop();
+    // A cancelled resume leaves the sign-in pending for the next one.
+    if (!(error instanceof DeviceFlowError && error.code === "cancelled")) {
+      await cache.removePending(found.authority, found.clientId, pending.id);
+    }
+    throw error;
+  } finally {
+    await cache.releaseLease(lease, holder).catch(() => {});
+  }
+}
+
+async function waitForOther(
+  client: DeviceFlowClient,
+  cache: TokenCache,
+  found: { authority: string; clientId: string; pending: PendingDeviceCode },
+  io: CliIo,
+): Promise<TokenResult> {
+  io.stderr("Another process is finishing this sign-in; waiting for it\n");
+  const { pending } = found;
+  while (Date.now() < pending.expiresAt + 5000) {
+    const still = (await cache.getPending(found.authority, found.clientId))
+      .some((p) => p.id === pending.id);
+    if (!still) {
+      const account = (await client.getAccounts())[0];
+      if (account) return await client.acquireTokenSilent({ account, minTtl: 0 });
+      break;
+    }
+    if (io.signal?.aborted) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new InteractionRequiredError("The other process did not finish the sign-in");
+}
+
 /** `deviceflow login`. */
 export const command: Command = {
   summary: "Sign in with a device code and cache the tokens",
-  options: { ...COMMON, ...SERVER, ...SIGN_IN },
+  options: {
+    ...COMMON,
+    ...SERVER,
+    ...SIGN_IN,
+    renew: { type: "boolean" },
+    "no-wait": { type: "boolean" },
+    resume: { type: "boolean" },
+  },
   help: HELP,
   run: login,
 };

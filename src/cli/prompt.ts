@@ -1,45 +1,45 @@
 /**
- * What a person sees on stderr while signing in: the prompt, a countdown on
- * terminals, and one line per notable event when stderr is a log.
+ * What a person (or a program) sees on stderr while signing in: the prompt
+ * with an optional QR code, a countdown on terminals, one line per notable
+ * event when stderr is a log, or one JSON object per line with
+ * `--json-events`.
  *
  * @module
  */
 
-import type { DeviceCode, PollEvent } from "../types.ts";
+import { encodeQr, qrWidth, renderQr } from "../qr.ts";
+import type { Account, DeviceCode, PollEvent } from "../types.ts";
 
-/** Where the prompt goes and how it may look. */
-export interface PromptOutput {
+/** How the sign-in is shown. */
+export interface SignInView {
+  /** Shows the code to enter and where; with `wait` false, no countdown follows. */
+  deviceCode(code: DeviceCode, wait?: boolean): void;
+  /** Reports a polling event. */
+  event(event: PollEvent): void;
+  /** Says that the old code expired and a new one follows. */
+  renewing(attempt: number, max: number): void;
+  /** Says who signed in. */
+  success(account: Account): void;
+  /** Clears what is drawn live (the countdown). */
+  stop(): void;
+}
+
+/** Settings of the text view. */
+export interface TextViewOptions {
   readonly write: (text: string) => void;
-  /** stderr is a terminal: a live countdown is drawn, and colours may be used. */
+  /** stderr is a terminal: a live countdown is drawn. */
   readonly terminal: boolean;
   readonly color: boolean;
   readonly verbose: boolean;
+  /** "on" always draws a QR code, "off" never, "auto" when it helps (terminal, wide enough, complete address). */
+  readonly qr: "auto" | "on" | "off";
+  /** The terminal's width in columns, when known. */
+  readonly columns: number | undefined;
   readonly now: () => number;
 }
 
-const bold = (out: PromptOutput, text: string) => out.color ? `\x1b[1m${text}\x1b[22m` : text;
-
-/**
- * Writes the sign-in prompt: the server's message, then the address and code
- * on lines of their own, so that they can be copied.
- *
- * @param out Where to write.
- * @param code The device code.
- */
-export function showPrompt(out: PromptOutput, code: DeviceCode): void {
-  const lines = [
-    "",
-    code.message,
-    "",
-    `  Address: ${code.verificationUri}`,
-    `  Code:    ${bold(out, code.userCode)}`,
-  ];
-  if (code.verificationUriComplete) {
-    lines.push(`  Or open: ${code.verificationUriComplete}  (the code is filled in)`);
-  }
-  lines.push("");
-  out.write(lines.join("\n") + "\n");
-}
+const bold = (color: boolean, text: string) => color ? `\x1b[1m${text}\x1b[22m` : text;
+const dim = (color: boolean, text: string) => color ? `\x1b[2m${text}\x1b[22m` : text;
 
 /** Formats seconds as m:ss. */
 export function clockTime(totalSeconds: number): string {
@@ -48,53 +48,154 @@ export function clockTime(totalSeconds: number): string {
 }
 
 /**
- * Shows that the tool is waiting: a countdown line redrawn every second on a
- * terminal, a single line otherwise (logs stay readable).
+ * The QR code to draw for a device code, or `undefined` when none should be.
  *
- * @param out Where to write.
- * @param code The device code, for its expiry.
- * @returns `report` for poll events, and `stop` to clear the countdown.
+ * @param code The device code.
+ * @param options The view settings.
+ * @returns The drawn code.
  */
-export function startWaiting(out: PromptOutput, code: DeviceCode): {
-  report: (event: PollEvent) => void;
-  stop: () => void;
-} {
-  const expiresAt = code.expiresAt.getTime();
+export function qrFor(code: DeviceCode, options: TextViewOptions): string | undefined {
+  if (options.qr === "off") return undefined;
+  // Scanning saves typing only when the address carries the code.
+  const address = code.verificationUriComplete ??
+    (options.qr === "on" ? code.verificationUri : undefined);
+  if (!address) return undefined;
+  let qr;
+  try {
+    qr = encodeQr(address, { ecc: "L" });
+  } catch {
+    return undefined;
+  }
+  if (options.qr === "auto") {
+    if (!options.terminal || options.columns === undefined) return undefined;
+    if (qrWidth(qr) > options.columns) return undefined;
+  }
+  // Dark terminals are the common case: light modules are drawn as blocks.
+  return renderQr(qr, { invert: true });
+}
+
+/**
+ * The human view: the prompt, a QR code when it helps, and a countdown on
+ * terminals (one line per event otherwise, so that logs stay readable).
+ *
+ * @param options Where to write and how it may look.
+ * @returns The view.
+ */
+export function textView(options: TextViewOptions): SignInView {
+  const { write, color } = options;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let expiresAt = 0;
   let note = "";
   const draw = () => {
-    const left = clockTime((expiresAt - out.now()) / 1000);
-    out.write(`\r\x1b[2KWaiting for the sign-in in the browser: ${left} left${note}`);
+    const left = clockTime((expiresAt - options.now()) / 1000);
+    write(`\r\x1b[2KWaiting for the sign-in in the browser: ${left} left${note}`);
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
-  if (out.terminal) {
-    draw();
-    timer = setInterval(draw, 1000);
-  } else {
-    out.write(
-      `Waiting for the sign-in (the code expires in ${
-        clockTime((expiresAt - out.now()) / 1000)
-      } min)...\n`,
-    );
-  }
   const line = (text: string) => {
-    if (out.terminal) {
+    if (options.terminal) {
       note = ` (${text})`;
       draw();
     } else {
-      out.write(`${text}\n`);
+      write(`${text}\n`);
     }
   };
+  const stop = () => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+    if (options.terminal) write("\r\x1b[2K");
+  };
   return {
-    report(event) {
+    deviceCode(code, wait = true) {
+      expiresAt = code.expiresAt.getTime();
+      const lines = [
+        "",
+        code.message,
+        "",
+        `  Address: ${code.verificationUri}`,
+        `  Code:    ${bold(color, code.userCode)}`,
+      ];
+      if (code.verificationUriComplete) {
+        lines.push(
+          `  Or open: ${code.verificationUriComplete}  ${dim(color, "(the code is filled in)")}`,
+        );
+      }
+      const qr = qrFor(code, options);
+      if (qr) lines.push("", "  Or scan this code with a phone:", "", qr);
+      lines.push("");
+      write(lines.join("\n") + "\n");
+      if (!wait) return;
+      if (options.terminal) {
+        draw();
+        timer = setInterval(draw, 1000);
+      } else {
+        write(
+          `Waiting for the sign-in (the code expires in ${
+            clockTime((expiresAt - options.now()) / 1000)
+          } min)...\n`,
+        );
+      }
+    },
+    event(event) {
       if (event.type === "slow_down") {
         line(`server asked to slow down: polling every ${event.interval} s`);
       } else if (event.type === "retry") {
         line(`${event.reason}; retrying in ${Math.round(event.delay)} s`);
-      } else if (out.verbose) line(`pending, next poll in ${event.interval} s`);
+      } else if (options.verbose) line(`pending, next poll in ${event.interval} s`);
     },
-    stop() {
-      if (timer !== undefined) clearInterval(timer);
-      if (out.terminal) out.write("\r\x1b[2K");
+    renewing(attempt, max) {
+      stop();
+      write(`The code expired; here is a new one (${attempt} of ${max}).\n`);
     },
+    success(account) {
+      stop();
+      write(`Signed in as ${account.username}.\n`);
+    },
+    stop,
+  };
+}
+
+/**
+ * The machine view: one JSON object per line, for programs that relay the
+ * code (a chat bot, a CI job). The device code itself is never in it.
+ *
+ * @param write Where the lines go.
+ * @returns The view.
+ */
+export function jsonView(write: (text: string) => void): SignInView {
+  const emit = (event: Record<string, unknown>) => write(JSON.stringify(event) + "\n");
+  return {
+    deviceCode(code) {
+      emit({
+        event: "device_code",
+        userCode: code.userCode,
+        verificationUri: code.verificationUri,
+        verificationUriComplete: code.verificationUriComplete ?? null,
+        expiresAt: code.expiresAt.toISOString(),
+        interval: code.interval,
+        message: code.message,
+      });
+    },
+    event(event) {
+      if (event.type === "retry") {
+        emit({ event: "retry", reason: event.reason, delay: event.delay });
+      } else {
+        emit({ event: event.type, interval: event.interval });
+      }
+    },
+    renewing(attempt, max) {
+      emit({ event: "renewing", attempt, max });
+    },
+    success(account) {
+      emit({
+        event: "success",
+        account: {
+          username: account.username,
+          homeAccountId: account.homeAccountId,
+          tenantId: account.tenantId ?? null,
+          authority: account.authority,
+          clientId: account.clientId,
+        },
+      });
+    },
+    stop() {},
   };
 }

@@ -8,6 +8,7 @@ import { InteractionRequiredError } from "../errors.ts";
 import type { TokenResult } from "../types.ts";
 import {
   COMMON,
+  type Options,
   seconds,
   SERVER,
   serverSettings,
@@ -28,20 +29,37 @@ nothing else works, by a device code sign-in.
   --min-ttl SECONDS        The token must live at least this long (default 300)
   --force-refresh          Refresh even when the cached token is good
   --no-interactive         Never sign in; exit 3 when a sign-in is needed
-  -o, --output FORMAT      raw (default: the token alone) or json
+  -o, --output FORMAT      raw (default: the token alone), json, env (shell exports of
+                           ACCESS_TOKEN and ACCESS_TOKEN_EXPIRES_AT), header
+                           ("Authorization: Bearer ..."), or exec-credential (a Kubernetes
+                           ExecCredential, for kubectl's exec credential plugins)
   --timeout SECONDS        Give up a sign-in after this long
+  --qr, --no-qr, --open, --no-color, --json-events   As for login
 
 ${SERVER_HELP}
 ${COMMON_HELP}`;
 
-async function token(values: Values, io: CliIo): Promise<number> {
+/** The output formats of `token`. */
+export const FORMATS = ["raw", "json", "env", "header", "exec-credential"] as const;
+type Format = typeof FORMATS[number];
+
+/**
+ * Gets a token the way `token` does: silently, else by signing in unless
+ * `--no-interactive`.
+ *
+ * @param values The command's options.
+ * @param io Where to write.
+ * @param run What to do with the token while the cache is open.
+ * @returns The exit code.
+ */
+export async function withToken(
+  values: Values,
+  io: CliIo,
+  run: (result: TokenResult) => Promise<number>,
+): Promise<number> {
   const settings = serverSettings(values, io.env);
   const timeout = seconds(values.timeout, "--timeout");
   const minTtl = seconds(values["min-ttl"], "--min-ttl", true);
-  const output = (values.output as string | undefined) ?? "raw";
-  if (output !== "raw" && output !== "json") {
-    throw new UsageError(`--output must be raw or json, not "${output}"`);
-  }
   return await withCache(values, io, async (cache) => {
     const client = await clientFromCache(settings, cache, io, values);
     let result: TokenResult;
@@ -56,37 +74,103 @@ async function token(values: Values, io: CliIo): Promise<number> {
     } catch (error) {
       if (!(error instanceof InteractionRequiredError)) throw error;
       if (values["no-interactive"]) throw error;
-      io.stderr(`${error.message}\n`);
+      if (!values["json-events"]) io.stderr(`${error.message}\n`);
       result = await signIn(client, settings.scopes, io, values, timeout);
     }
-    await io.stdout(
-      output === "json"
-        ? JSON.stringify({
-          accessToken: result.accessToken,
-          tokenType: result.tokenType,
-          expiresAt: result.expiresAt?.toISOString() ?? null,
-          scopes: result.scopes,
-          account: accountJson(result.account),
-        }) + "\n"
-        : result.accessToken + "\n",
-    );
+    return await run(result);
+  });
+}
+
+async function token(values: Values, io: CliIo): Promise<number> {
+  const output = (values.output as string | undefined) ?? "raw";
+  if (!FORMATS.includes(output as Format)) {
+    throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, not "${output}"`);
+  }
+  return await withToken(values, io, async (result) => {
+    await io.stdout(formatToken(result, output as Format, io.env));
     return EXIT.ok;
   });
 }
 
+/** Quotes a value for POSIX shells. */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Formats a token for stdout.
+ *
+ * @param result The token.
+ * @param format The output format.
+ * @param env The environment (kubectl passes KUBERNETES_EXEC_INFO).
+ * @returns The text, ending with a newline.
+ */
+export function formatToken(
+  result: TokenResult,
+  format: Format,
+  env: (name: string) => string | undefined,
+): string {
+  const expiresAt = result.expiresAt?.toISOString();
+  switch (format) {
+    case "raw":
+      return result.accessToken + "\n";
+    case "json":
+      return JSON.stringify({
+        accessToken: result.accessToken,
+        tokenType: result.tokenType,
+        expiresAt: expiresAt ?? null,
+        scopes: result.scopes,
+        account: accountJson(result.account),
+      }) + "\n";
+    case "env":
+      return `export ACCESS_TOKEN=${shellQuote(result.accessToken)}\n` +
+        `export ACCESS_TOKEN_EXPIRES_AT=${shellQuote(expiresAt ?? "")}\n`;
+    case "header":
+      // GitHub says "bearer"; the scheme is case-insensitive, and "Bearer" is what APIs document.
+      return `Authorization: ${
+        /^bearer$/i.test(result.tokenType) ? "Bearer" : result.tokenType
+      } ${result.accessToken}\n`;
+    case "exec-credential":
+      return JSON.stringify({
+        apiVersion: execCredentialVersion(env),
+        kind: "ExecCredential",
+        status: {
+          token: result.accessToken,
+          ...(expiresAt ? { expirationTimestamp: expiresAt.replace(/\.\d{3}Z$/, "Z") } : {}),
+        },
+      }) + "\n";
+  }
+}
+
+/** kubectl names the version it wants in KUBERNETES_EXEC_INFO; v1 otherwise. */
+function execCredentialVersion(env: (name: string) => string | undefined): string {
+  const fallback = "client.authentication.k8s.io/v1";
+  try {
+    const info = JSON.parse(env("KUBERNETES_EXEC_INFO") ?? "{}");
+    const version = info?.apiVersion;
+    return typeof version === "string" && version.startsWith("client.authentication.k8s.io/")
+      ? version
+      : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The options of every command that gets a token the way `token` does. */
+export const TOKEN_OPTIONS: Options = {
+  ...COMMON,
+  ...SERVER,
+  ...SIGN_IN,
+  account: { type: "string" },
+  "min-ttl": { type: "string" },
+  "force-refresh": { type: "boolean" },
+  "no-interactive": { type: "boolean" },
+};
+
 /** `deviceflow token`. */
 export const command: Command = {
   summary: "Print an access token: from the cache, by a silent refresh, or by signing in",
-  options: {
-    ...COMMON,
-    ...SERVER,
-    ...SIGN_IN,
-    account: { type: "string" },
-    "min-ttl": { type: "string" },
-    "force-refresh": { type: "boolean" },
-    "no-interactive": { type: "boolean" },
-    output: { type: "string", short: "o" },
-  },
+  options: { ...TOKEN_OPTIONS, output: { type: "string", short: "o" } },
   help: HELP,
   run: token,
 };

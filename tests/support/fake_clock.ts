@@ -19,7 +19,7 @@
 import type { Clock } from "../../src/types.ts";
 
 /** The default start of virtual time: 2025-01-01T00:00:00Z. */
-export const FAKE_EPOCH = Date.UTC(2025, 0, 1);
+export const FAKE_EPOCH: number = Date.UTC(2025, 0, 1);
 
 /** A {@linkcode Clock} whose time moves only when something sleeps or a test advances it. */
 export class FakeClock implements Clock {
@@ -27,7 +27,11 @@ export class FakeClock implements Clock {
   /** Every sleep asked for, in milliseconds, in order. */
   readonly sleeps: number[] = [];
 
-  /** @param start The virtual time to start at, in epoch milliseconds. */
+  /**
+   * Starts virtual time.
+   *
+   * @param start The virtual time to start at, in epoch milliseconds.
+   */
   constructor(start: number = FAKE_EPOCH) {
     this.#now = start;
   }

@@ -17,8 +17,11 @@
 
 /** One request the fetch received. */
 export interface RecordedCall {
+  /** The method, upper-case. */
   readonly method: string;
+  /** The whole URL. */
   readonly url: string;
+  /** The request headers, as sent. */
   readonly headers: Headers;
   /** The raw request body ("" when there is none). */
   readonly body: string;
@@ -38,14 +41,25 @@ export type Step =
 export class ScriptedFetch {
   readonly #scripts = new Map<string, { steps: Step[]; next: number }>();
   readonly #clock: { now(): number };
+  readonly #maxCalls: number;
   /** Every call, in order, scripted or not. */
   readonly calls: RecordedCall[] = [];
   /** Calls to URLs without a script; they fail like an unreachable host. */
   readonly unexpected: RecordedCall[] = [];
 
-  /** @param clock Where call times come from (default: the wall clock). */
-  constructor(clock: { now(): number } = { now: () => Date.now() }) {
+  /**
+   * Starts with no scripts.
+   *
+   * @param clock Where call times come from (default: the wall clock).
+   * @param options `maxCalls`: past this many calls every call fails, so that a
+   * polling loop that never stops ends the test instead of hanging it (default 100).
+   */
+  constructor(
+    clock: { now(): number } = { now: () => Date.now() },
+    options: { maxCalls?: number } = {},
+  ) {
     this.#clock = clock;
+    this.#maxCalls = options.maxCalls ?? 100;
   }
 
   /**
@@ -98,6 +112,10 @@ export class ScriptedFetch {
     signal?.throwIfAborted();
 
     const script = this.#scripts.get(`${method} ${url}`) ?? this.#scripts.get(url);
+    if (this.calls.length > this.#maxCalls) {
+      this.unexpected.push(call);
+      throw new TypeError(`scripted fetch: more than ${this.#maxCalls} calls`);
+    }
     if (!script) {
       this.unexpected.push(call);
       throw new TypeError(`scripted fetch has no script for ${method} ${url}`);

@@ -1,0 +1,188 @@
+/**
+ * `deviceflow config list|show|path`: the config file's profiles, and the
+ * settings they give once the flags and the environment have had their say.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import { defaultConfigPath } from "../paths.ts";
+import {
+  cacheLocation,
+  COMMON,
+  configPath,
+  explainSettings,
+  loadConfig,
+  selectProfile,
+  SERVER,
+  type ServerSettings,
+  type Source,
+  UsageError,
+  type Values,
+} from "./args.ts";
+import { type Command, table } from "./common.ts";
+import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+
+const MASK = "********";
+
+const HELP = `Usage: deviceflow config list [--json]
+       deviceflow config show [NAME] [--json] [options]
+       deviceflow config path
+
+Shows the config file's profiles and the settings they give.
+
+  list                     The profiles, one a line; * marks the one that applies
+  show [NAME]              The settings of a profile (default: the one that applies) after
+                           the flags and the environment, and where each came from;
+                           secrets are masked
+  path                     The config file's path
+  --json                   Print JSON (list and show)
+
+The config file is ${configFileHelp()}, or --config PATH [DEVICEFLOW_CONFIG]. It holds
+named profiles:
+
+  {"profiles": {"default": {"authority": "https://login.example.com", "clientId": "ID",
+                            "scopes": ["api"]}}}
+
+A profile may set provider, authority, tenant, clientId, scopes (a list or one
+space-separated string), deviceEndpoint, tokenEndpoint, revocationEndpoint, cache
+(relative to the config file), defaultScopes (true or false) and clientSecret (keep the
+file private: chmod 600). --profile NAME [DEVICEFLOW_PROFILE] picks one; otherwise the
+profile named "default" applies, if there is one. Flags win, then the environment, then
+the profile.
+
+${SERVER_HELP}
+${COMMON_HELP}`;
+
+const SUBCOMMANDS = "list, show or path";
+
+async function config(values: Values, io: CliIo, positionals: string[]): Promise<number> {
+  const [subcommand, ...rest] = positionals;
+  const most = subcommand === "show" ? 1 : 0;
+  if (rest.length > most) {
+    throw new UsageError(`config ${subcommand}: unexpected argument "${rest[most]}"`);
+  }
+  switch (subcommand) {
+    case "list":
+      return await list(values, io);
+    case "show":
+      return await show(values, io, rest[0]);
+    case "path":
+      return await path(values, io);
+    case undefined:
+      throw new UsageError(`config: say which: ${SUBCOMMANDS}`);
+    default:
+      throw new UsageError(`config: unknown subcommand "${subcommand}"; use ${SUBCOMMANDS}`);
+  }
+}
+
+async function list(values: Values, io: CliIo): Promise<number> {
+  const config = loadConfig(values, io.env);
+  warn(config, io);
+  const selected = selectProfile(values, io.env, { config });
+  const names = Object.keys(config?.profiles ?? {});
+  if (values.json) {
+    await io.stdout(
+      JSON.stringify(names.map((name) => ({ name, applies: name === selected.name }))) + "\n",
+    );
+  } else if (names.length === 0) {
+    io.stderr(
+      config?.found
+        ? `No profiles in ${config.path}\n`
+        : `No config file${config ? ` at ${config.path}` : ""}; see 'deviceflow config --help'\n`,
+    );
+  } else {
+    await io.stdout(
+      names.map((name) => `${name === selected.name ? "*" : " "} ${name}`).join("\n") + "\n",
+    );
+  }
+  return EXIT.ok;
+}
+
+/** The settings `show` prints, in its order. */
+const SHOWN = [
+  "provider",
+  "authority",
+  "clientId",
+  "clientSecret",
+  "scopes",
+  "defaultScopes",
+  "deviceEndpoint",
+  "tokenEndpoint",
+  "revocationEndpoint",
+] as const satisfies readonly (keyof ServerSettings)[];
+
+async function show(values: Values, io: CliIo, name: string | undefined): Promise<number> {
+  const config = loadConfig(values, io.env);
+  warn(config, io);
+  const selected = selectProfile(values, io.env, { name, config });
+  const { settings, sources } = explainSettings(values, io.env, selected);
+  const shown: Record<string, unknown> = {};
+  const from: Record<string, Source> = {};
+  for (const key of SHOWN) {
+    shown[key] = key === "clientSecret" && settings[key] !== undefined
+      ? MASK
+      : settings[key] ?? null;
+    if (sources[key]) from[key] = sources[key];
+  }
+  try {
+    const cache = cacheLocation(values, io.env, selected);
+    shown.cache = cache.location;
+    from.cache = cache.source;
+  } catch (error) {
+    // No cache directory: the commands that need one say so.
+    if (!(error instanceof TypeError)) throw error;
+    shown.cache = null;
+  }
+  if (values.json) {
+    await io.stdout(
+      JSON.stringify({
+        config: config?.path ?? null,
+        profile: selected.name ?? null,
+        settings: shown,
+        sources: from,
+      }) + "\n",
+    );
+    return EXIT.ok;
+  }
+  const text = (value: unknown) =>
+    value === null ? "-" : Array.isArray(value) ? value.join(" ") || "-" : String(value);
+  await io.stdout(
+    `Config: ${config ? `${config.path}${config.found ? "" : " (does not exist)"}` : "-"}\n` +
+      `Profile: ${selected.name ?? "(none)"}\n` +
+      table(
+        ["SETTING", "VALUE", "FROM"],
+        Object.entries(shown).map(([key, value]) => [key, text(value), from[key] ?? ""]),
+      ),
+  );
+  return EXIT.ok;
+}
+
+async function path(values: Values, io: CliIo): Promise<number> {
+  const where = configPath(values, io.env);
+  if (!where) {
+    throw new UsageError(
+      "Cannot find a config directory (HOME is not set); pass --config PATH or set DEVICEFLOW_CONFIG",
+    );
+  }
+  await io.stdout(`${where.path}\n`);
+  return EXIT.ok;
+}
+
+function warn(config: Config | undefined, io: CliIo): void {
+  for (const warning of config?.warnings ?? []) io.stderr(`deviceflow: warning: ${warning}\n`);
+}
+
+function configFileHelp(): string {
+  return defaultConfigPath() ?? "deviceflow/config.json in the user's config directory";
+}
+
+/** `deviceflow config`. */
+export const command: Command = {
+  summary: "Show the config file's profiles and the settings they give (secrets masked)",
+  options: { ...COMMON, ...SERVER, json: { type: "boolean" } },
+  help: HELP,
+  positionals: true,
+  run: config,
+};

@@ -1,0 +1,127 @@
+/**
+ * `deviceflow run`: a command with an access token in its environment.
+ *
+ * @module
+ */
+
+import type { TokenResult } from "../types.ts";
+import { UsageError, type Values } from "./args.ts";
+import type { Command } from "./common.ts";
+import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+import { TOKEN_OPTIONS, withToken } from "./token.ts";
+
+const HELP = `Usage: deviceflow run [token options] [--env NAME] -- COMMAND [ARGS...]
+
+Runs COMMAND with a valid access token in its environment, in ACCESS_TOKEN or the
+variable --env names; the token never appears on a command line. The command gets
+deviceflow's stdin, stdout and stderr, and the SIGINT, SIGTERM and SIGHUP sent to
+deviceflow (SIGINT only when no terminal is attached: a terminal's Ctrl-C reaches the
+command by itself). The token lives at least --min-ttl seconds (default 300) when the
+command starts; it is not renewed while the command runs.
+
+  --env NAME               The variable that holds the token (default ACCESS_TOKEN)
+
+Token options are those of 'deviceflow token' (--scope, --account, --min-ttl,
+--force-refresh, --no-interactive, --timeout, ...).
+
+Exit status: the command's own; as in shells, 126 when it cannot be executed, 127 when
+it is not found, and 128+N when signal N ended it. Before the command starts, the codes
+of 'deviceflow --help' apply (2 when -- or the command is missing, 3 when a sign-in is
+needed and --no-interactive was given).
+
+${SERVER_HELP}
+${COMMON_HELP}`;
+
+/** Signals passed on to the command. */
+const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const NOT_EXECUTABLE = 126;
+const NOT_FOUND = 127;
+
+async function run(values: Values, io: CliIo, argv: string[]): Promise<number> {
+  const name = (values.env as string | undefined) ?? "ACCESS_TOKEN";
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new UsageError(`--env must be an environment variable name, not "${name}"`);
+  }
+  const [program, ...args] = argv;
+  if (program === undefined || program === "") {
+    throw new UsageError("run: no command given: deviceflow run [options] -- COMMAND [ARGS...]");
+  }
+  let token: TokenResult | undefined;
+  await withToken(values, io, (result) => {
+    token = result;
+    return Promise.resolve(EXIT.ok);
+  });
+  // The cache is closed again before the command starts: it may run for hours.
+  return await spawn(program, args, { [name]: token!.accessToken }, io);
+}
+
+async function spawn(
+  program: string,
+  args: string[],
+  env: Record<string, string>,
+  io: CliIo,
+): Promise<number> {
+  let child: Deno.ChildProcess | undefined;
+  const attached = isAttachedToTerminal();
+  const listeners = FORWARDED
+    // A terminal sends Ctrl-C's SIGINT to the command too; passing it on would double it.
+    .filter((signal) => !(signal === "SIGINT" && attached))
+    .map((signal) => [signal, () => child?.kill(signal)] as const);
+  for (const [signal, listener] of listeners) {
+    try {
+      Deno.addSignalListener(signal, listener);
+    } catch {
+      // Not every platform has every signal (Windows has only SIGINT and SIGBREAK).
+    }
+  }
+  try {
+    try {
+      child = new Deno.Command(program, {
+        args,
+        env,
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        io.stderr(`deviceflow: run: command not found: ${program}\n`);
+        return NOT_FOUND;
+      }
+      if (error instanceof Deno.errors.PermissionDenied) {
+        io.stderr(`deviceflow: run: cannot execute ${program}: permission denied\n`);
+        return NOT_EXECUTABLE;
+      }
+      throw error;
+    }
+    const status = await child.status;
+    // Deno reports a command killed by signal N as code 128+N, as shells do.
+    return status.code;
+  } finally {
+    for (const [signal, listener] of listeners) {
+      try {
+        Deno.removeSignalListener(signal, listener);
+      } catch {
+        // It was never added.
+      }
+    }
+  }
+}
+
+function isAttachedToTerminal(): boolean {
+  try {
+    return Deno.stdin.isTerminal() || Deno.stderr.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** `deviceflow run`. */
+export const command: Command = {
+  summary: "Run a command with an access token in its environment (never on its command line)",
+  options: { ...TOKEN_OPTIONS, env: { type: "string" } },
+  help: HELP,
+  positionals: "after-separator",
+  run,
+};
