@@ -19,9 +19,12 @@ import { EXIT_HELP } from "./src/cli/help.ts";
 import { type CliIo, EXIT, processIo } from "./src/cli/io.ts";
 import { command as accounts } from "./src/cli/accounts.ts";
 import { command as config } from "./src/cli/config.ts";
+import { command as decode } from "./src/cli/decode.ts";
+import { command as fetchCommand } from "./src/cli/fetch.ts";
 import { command as gitCredential } from "./src/cli/git_credential.ts";
 import { command as login } from "./src/cli/login.ts";
 import { command as logout } from "./src/cli/logout.ts";
+import { command as run } from "./src/cli/run.ts";
 import { command as status } from "./src/cli/status.ts";
 import { command as token } from "./src/cli/token.ts";
 import { VERSION } from "./src/version.ts";
@@ -36,6 +39,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   status,
   "git-credential": gitCredential,
   config,
+  fetch: fetchCommand,
+  run,
+  decode,
 };
 
 function usage(): string {

@@ -36,9 +36,11 @@ export interface EncodeQrOptions {
 /** Options for {@linkcode renderQr}. */
 export interface RenderQrOptions {
   /**
-   * Draw the dark modules as block characters instead of the light ones.
-   * Defaults to `false`, which suits the usual terminal with light text on a
-   * dark background; pass `true` for dark text on a light background.
+   * Draw the light modules (and the quiet zone) as block characters, the
+   * inverse of ink on paper, so that on a terminal with light text on a dark
+   * background the dark modules show dark. Defaults to `true`, as such
+   * terminals are the common case; pass `false` for dark text on a light
+   * background, where the blocks then mark the dark modules.
    */
   invert?: boolean;
   /** Light modules around the symbol on every side. Defaults to 4, as the standard asks. */
@@ -50,8 +52,8 @@ export interface RenderQrOptions {
  * version (1 to 40) that holds them at the chosen error correction level,
  * with the data mask that scores lowest on the standard's penalty rules.
  *
- * No ECI header is written: readers take byte-mode data that is valid UTF-8
- * as UTF-8, and some older ones mishandle ECI.
+ * No ECI header is written: common readers recognise UTF-8 in byte-mode data
+ * by themselves, and some older ones mishandle an ECI header.
  *
  * @param text The text to encode, usually a URL.
  * @param options The error correction level (default `"M"`).
@@ -103,11 +105,12 @@ export function encodeQr(text: string, options: EncodeQrOptions = {}): QrCode {
  * holds two module rows (`▀` top, `▄` bottom, `█` both, space neither), so
  * modules come out about square in most fonts.
  *
- * By default the light modules and the quiet zone are drawn as blocks and the
- * dark modules are left as the terminal's background, which is right for light
- * text on a dark background; `invert: true` draws the dark modules instead.
- * Scanners need dark modules on a lighter surround, so pick the mode that
- * matches the terminal. Lines are not colourised and keep their trailing spaces.
+ * By default (`invert: true`) the light modules and the quiet zone are drawn
+ * as blocks and the dark modules are left as the terminal's background, which
+ * is right for light text on a dark background; `invert: false` draws the dark
+ * modules instead, for dark text on a light background. Scanners need dark
+ * modules on a lighter surround, so pick the mode that matches the terminal.
+ * Lines are not colourised and keep their trailing spaces.
  *
  * @param code The QR code.
  * @param options Which modules to draw, and the quiet zone width (default 4).
@@ -117,7 +120,7 @@ export function encodeQr(text: string, options: EncodeQrOptions = {}): QrCode {
  */
 export function renderQr(code: QrCode, options: RenderQrOptions = {}): string {
   const quiet = _checkQuietZone(options.quietZone ?? 4);
-  const invert = options.invert ?? false;
+  const invert = options.invert ?? true;
   const total = code.size + 2 * quiet;
   const inked = (x: number, y: number): boolean => {
     if (y >= total) return false; // below the drawing on an odd last line: terminal background
@@ -125,7 +128,7 @@ export function renderQr(code: QrCode, options: RenderQrOptions = {}): string {
     const my = y - quiet;
     const inside = mx >= 0 && my >= 0 && mx < code.size && my < code.size;
     const dark = inside && code.get(mx, my);
-    return dark === invert;
+    return dark !== invert;
   };
   const lines: string[] = [];
   for (let y = 0; y < total; y += 2) {
@@ -593,18 +596,22 @@ function _runPenalty(line: Uint8Array): number {
   return score;
 }
 
-const FINDER_LIKE = [
-  [1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0],
-  [0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1],
-];
-
-/** 40 for each dark:light:dark:light:dark = 1:1:3:1:1 pattern with four light modules beside it. */
+/**
+ * 40 for each dark:light:dark:light:dark = 1:1:3:1:1 pattern with four light
+ * modules before or after it (counted once even when both). The line carries
+ * four light modules of quiet zone at each end, so the indexes stay in range.
+ */
 function _finderPenalty(line: Uint8Array): number {
   let score = 0;
-  for (let start = 0; start + 11 <= line.length; start++) {
-    for (const pattern of FINDER_LIKE) {
-      if (pattern.every((module, k) => line[start + k] === module)) score += 40;
-    }
+  for (let i = 4; i + 11 <= line.length; i++) {
+    const core = line[i] && !line[i + 1] && line[i + 2] && line[i + 3] && line[i + 4] &&
+      !line[i + 5] && line[i + 6];
+    if (core && (_allLight(line, i - 4, i) || _allLight(line, i + 7, i + 11))) score += 40;
   }
   return score;
+}
+
+function _allLight(line: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (line[i]) return false;
+  return true;
 }

@@ -171,9 +171,16 @@ export function configPath(
  * @throws {ConfigError} When the file cannot be read or is not valid.
  */
 export function loadConfig(values: Values, env: Env): Config | undefined {
+  // Settings, the cache location and the account filter all consult the
+  // file: one command reads it once.
+  if (loaded.has(values)) return loaded.get(values);
   const where = configPath(values, env);
-  return where && readConfig(where.path, { required: where.explicit });
+  const config = where && readConfig(where.path, { required: where.explicit });
+  loaded.set(values, config);
+  return config;
 }
+
+const loaded = new WeakMap<Values, Config | undefined>();
 
 /** Options of {@linkcode selectProfile}. */
 export interface SelectProfileOptions {

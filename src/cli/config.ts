@@ -39,8 +39,9 @@ Shows the config file's profiles and the settings they give.
   path                     The config file's path
   --json                   Print JSON (list and show)
 
-The config file is ${configFileHelp()}, or --config PATH [DEVICEFLOW_CONFIG]. It holds
-named profiles:
+The config file, --config PATH [DEVICEFLOW_CONFIG], by default
+  ${configFileHelp()}
+holds named profiles:
 
   {"profiles": {"default": {"authority": "https://login.example.com", "clientId": "ID",
                             "scopes": ["api"]}}}
