@@ -16,8 +16,9 @@
 import { parseCommand, type Values } from "./src/cli/args.ts";
 import { type Command, report } from "./src/cli/common.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
-import { type CliIo, EXIT, processIo } from "./src/cli/io.ts";
+import { type CliIo, EXIT, interrupts, processIo } from "./src/cli/io.ts";
 import { command as accounts } from "./src/cli/accounts.ts";
+import { completionsCommand } from "./src/cli/completions.ts";
 import { command as config } from "./src/cli/config.ts";
 import { command as decode } from "./src/cli/decode.ts";
 import { command as fetchCommand } from "./src/cli/fetch.ts";
@@ -42,6 +43,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   fetch: fetchCommand,
   run,
   decode,
+  completions: completionsCommand(() => COMMANDS),
 };
 
 function usage(): string {
@@ -104,10 +106,10 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
 
 if (import.meta.main) {
   const controller = new AbortController();
-  let interrupts = 0;
+  let interrupted = 0;
   const onInterrupt = () => {
     // A second Ctrl-C does not wait for the clean stop.
-    if (++interrupts > 1) Deno.exit(EXIT.interrupted);
+    if (++interrupted > 1 && !interrupts.deferToChild) Deno.exit(EXIT.interrupted);
     controller.abort(new DOMException("Interrupted", "AbortError"));
   };
   try {

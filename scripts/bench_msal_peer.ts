@@ -10,10 +10,17 @@
  * - `silent [--force-refresh]`: the first cached account, then
  *   `acquireTokenSilent`; prints the access token on stdout.
  *
- * MSAL is configured for a non-Microsoft server: the issuer as authority, its
- * host in `knownAuthorities` (so no instance discovery call to Microsoft),
- * `protocolMode: "OIDC"`, and, with `--metadata FILE`, the discovery document
- * as `authorityMetadata`, so a silent call from the cache needs no network.
+ * MSAL is configured for a non-Microsoft server; it fails without the first two:
+ * - the issuer's host in `knownAuthorities`: otherwise MSAL asks
+ *   login.microsoftonline.com for instance discovery (endpoints_resolution_error);
+ * - `protocolMode: "OIDC"`: otherwise it fetches `{issuer}/v2.0/.well-known/openid-configuration`;
+ * - with `--metadata FILE`, the discovery document as `authorityMetadata`, so
+ *   that a silent call from the cache makes no request at all.
+ *
+ * The server must still accept Entra's spellings: MSAL posts to the token
+ * endpoint with `/token` replaced by `/devicecode`, and polls with
+ * `grant_type=device_code`. Under Deno, the `node:https` inside MSAL trusts
+ * `NODE_EXTRA_CA_CERTS`, not `DENO_CERT`.
  *
  * @module
  */
@@ -110,7 +117,10 @@ export async function main(args: string[]): Promise<number> {
       scopes: SCOPES,
       deviceCodeCallback: (response) => {
         console.error(
-          JSON.stringify({ verificationUri: response.verificationUri, userCode: response.userCode }),
+          JSON.stringify({
+            verificationUri: response.verificationUri,
+            userCode: response.userCode,
+          }),
         );
       },
     });
@@ -132,4 +142,19 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    // One line, so the benchmark can show why a process failed; MSAL's errors carry a code.
+    const { errorCode = "error", message = String(error) } = error as {
+      errorCode?: string;
+      message?: string;
+    };
+    const line = message.split("\n")[0]!;
+    console.error(
+      `bench_msal_peer: ${line.startsWith(`${errorCode}:`) ? line : `${errorCode}: ${line}`}`,
+    );
+    Deno.exit(1);
+  }
+}

@@ -23,11 +23,14 @@ import {
   ServerError,
 } from "./errors.ts";
 import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   getJson,
   type HttpContext,
   type HttpResult,
+  MAX_RETRY_AFTER_MS,
   postForm,
+  unavailable,
 } from "./http.ts";
 import { pollForToken } from "./poll.ts";
 import { parseDeviceAuthorization, parseErrorBody, parseTokenResponse } from "./responses.ts";
@@ -81,9 +84,17 @@ export interface DeviceFlowClientOptions {
   clock?: Clock;
   /** The `User-Agent` header. */
   userAgent?: string;
-  /** The limit for one HTTP request in milliseconds (default 30000). */
+  /** The limit for one HTTP request, headers and body, in milliseconds (default 30000). */
   requestTimeout?: number;
-  /** How long a refresh lease lives if its holder dies, in milliseconds (default: request timeout + 5 s). */
+  /**
+   * The limit until an HTTP response's headers arrive (connecting, TLS and the
+   * server's answer), in milliseconds (default 10000).
+   */
+  connectTimeout?: number;
+  /**
+   * How long a refresh lease lives if its holder dies, in milliseconds
+   * (default: twice the request timeout, plus 15 s: a refresh and its one retry).
+   */
   leaseTtl?: number;
 }
 
@@ -227,17 +238,24 @@ export class DeviceFlowClient {
       throw new TypeError("Cannot create a DeviceFlowClient: fetch must be a function");
     }
     const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (!Number.isFinite(requestTimeout) || requestTimeout <= 0) {
-      throw new TypeError(
-        "Cannot create a DeviceFlowClient: requestTimeout must be a positive number of milliseconds",
-      );
+    const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    for (const [name, value] of Object.entries({ requestTimeout, connectTimeout })) {
+      if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+        throw new TypeError(
+          `Cannot create a DeviceFlowClient: ${name} must be a positive number of milliseconds`,
+        );
+      }
     }
+    const clock = this.#clock;
     this.#http = {
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       userAgent: options.userAgent ?? defaultUserAgent(),
       requestTimeout,
+      connectTimeout,
+      sleep: (ms, signal) => clock.sleep(ms, signal),
     };
-    this.#leaseTtl = options.leaseTtl ?? requestTimeout + 5000;
+    // The holder may send a refresh, wait for a Retry-After, and send it again.
+    this.#leaseTtl = options.leaseTtl ?? 2 * requestTimeout + MAX_RETRY_AFTER_MS + 5000;
     if (options.cache !== undefined && !(options.cache instanceof TokenCache)) {
       throw new TypeError("Cannot create a DeviceFlowClient: cache must be a TokenCache");
     }
@@ -301,7 +319,14 @@ export class DeviceFlowClient {
     const form: Record<string, string> = { client_id: this.clientId };
     if (scopes.length) form.scope = scopes.join(" ");
     if (this.#clientSecret) form.client_secret = this.#clientSecret;
-    const result = await postForm(this.#http, endpoints.deviceAuthorization, form, options.signal);
+    // Sent again once after 503 or 429: the server did not act on it.
+    const result = await postForm(
+      this.#http,
+      endpoints.deviceAuthorization,
+      form,
+      options.signal,
+      "unprocessed",
+    );
     this.#throwIfError(result);
     const parsed = parseDeviceAuthorization(result);
     const code: Mutable<DeviceCode> = {
@@ -632,7 +657,8 @@ export class DeviceFlowClient {
       };
       if (scopes.length) form.scope = scopes.join(" ");
       if (options.claims) form.claims = options.claims;
-      result = await postForm(this.#http, endpoints.token, form, options.signal);
+      // Not after a lost answer: the server may have rotated the refresh token.
+      result = await postForm(this.#http, endpoints.token, form, options.signal, "unprocessed");
       this.#throwIfError(result);
     } catch (error) {
       const stillValid = cached && !options.claims &&
@@ -785,13 +811,7 @@ export class DeviceFlowClient {
     const error = parseErrorBody(result);
     if (error) throw new ServerError(error);
     if (result.status !== 200) {
-      if (result.status >= 500 || result.status === 429) {
-        throw new ServerError({
-          error: "temporarily_unavailable",
-          errorDescription: `the server answered HTTP ${result.status}`,
-          status: result.status,
-        });
-      }
+      if (result.status >= 500 || result.status === 429) throw unavailable(result);
       throw new InvalidResponseError(
         `Invalid response from ${
           new URL(result.url).host

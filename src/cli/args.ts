@@ -39,6 +39,8 @@ export const COMMON: Options = {
   cache: { type: "string" },
   config: { type: "string" },
   profile: { type: "string" },
+  "connect-timeout": { type: "string" },
+  "request-timeout": { type: "string" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
 };

@@ -18,6 +18,7 @@ import type { Account, TokenResult } from "../types.ts";
 import {
   cacheLocation,
   explainSettings,
+  seconds,
   selectProfile,
   type ServerSettings,
   UsageError,
@@ -27,6 +28,7 @@ import { ConfigError } from "../config.ts";
 import { type CliIo, EXIT } from "./io.ts";
 import { jsonView, type SignInView, textView } from "./prompt.ts";
 import { openBrowser } from "./open.ts";
+import { explainPermission, missingPermission, unreadableVariables } from "./permissions.ts";
 
 /** A command of the CLI. */
 export interface Command {
@@ -105,6 +107,7 @@ export function makeClient(
     cache,
     defaultScopes: settings.defaultScopes,
     fetch: values.verbose ? verboseFetch(io) : (io.fetch ?? ((input, init) => fetch(input, init))),
+    ...requestTimeouts(values, io.env),
   };
   if (settings.authority) options.authority = settings.authority;
   if (settings.provider) options.provider = settings.provider;
@@ -132,6 +135,34 @@ export function makeClient(
     }
     throw error;
   }
+}
+
+/**
+ * The request timeouts the options ask for, in milliseconds: the flags, else
+ * the environment; absent ones are left to the defaults (10 s and 30 s).
+ *
+ * @param values The command's options.
+ * @param env The environment.
+ * @returns `connectTimeout` and `requestTimeout`, where given.
+ * @throws {UsageError} When a value is not a positive number of seconds; the message names it.
+ */
+export function requestTimeouts(
+  values: Values,
+  env: CliIo["env"],
+): { connectTimeout?: number; requestTimeout?: number } {
+  const out: { connectTimeout?: number; requestTimeout?: number } = {};
+  for (
+    const [flag, variable, key] of [
+      ["connect-timeout", "DEVICEFLOW_CONNECT_TIMEOUT", "connectTimeout"],
+      ["request-timeout", "DEVICEFLOW_REQUEST_TIMEOUT", "requestTimeout"],
+    ] as const
+  ) {
+    const fromFlag = values[flag] !== undefined;
+    const value = fromFlag ? values[flag] : env(variable) || undefined;
+    const parsed = seconds(value, fromFlag ? `--${flag}` : variable);
+    if (parsed !== undefined) out[key] = parsed * 1000;
+  }
+  return out;
 }
 
 /** The client for `token`: from the options, or, when they name no server, from the cache's only account. */
@@ -319,7 +350,9 @@ export function report(error: unknown, io: CliIo, command: string, json = false)
   const message = redact(describe(error)).split("\n")[0]!;
   if (json) {
     // --json-events: errors are events too, so that stderr stays one JSON object per line.
-    const kind = error instanceof DeviceFlowError
+    const kind = missingPermission(error)
+      ? "permission"
+      : error instanceof DeviceFlowError
       ? error.code
       : error instanceof UsageError || error instanceof ConfigError
       ? "usage"
@@ -333,6 +366,23 @@ export function report(error: unknown, io: CliIo, command: string, json = false)
 }
 
 function describe(error: unknown): string {
+  // A missing Deno permission is said as such, with the flag, wherever it surfaced.
+  const permission = missingPermission(error);
+  if (permission) return explainPermission(permission);
+  const message = describeError(error);
+  // A variable Deno may not read looks unset: say so where the message asks to set it.
+  const unreadable = error instanceof UsageError || error instanceof ConfigError ||
+      error instanceof InteractionRequiredError
+    ? unreadableVariables(message)
+    : [];
+  return unreadable.length
+    ? `${message} (deno may not read ${unreadable.join(", ")}: run it with --allow-env=${
+      unreadable.join(",")
+    })`
+    : message;
+}
+
+function describeError(error: unknown): string {
   if (error instanceof ServerError) {
     const ids = [
       error.traceId ? `trace ID ${error.traceId}` : "",
@@ -343,9 +393,6 @@ function describe(error: unknown): string {
   if (
     error instanceof DeviceFlowError || error instanceof UsageError || error instanceof ConfigError
   ) return error.message;
-  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-    return (error as Error).message;
-  }
   return `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
@@ -356,6 +403,7 @@ function describe(error: unknown): string {
  * @returns The exit code.
  */
 export function exitCode(error: unknown): number {
+  if (missingPermission(error)) return EXIT.error;
   if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
   if (!(error instanceof DeviceFlowError)) return EXIT.error;
   switch (error.code) {

@@ -39,6 +39,11 @@ export const COMMON_HELP = `Common options:
                                                                   [DEVICEFLOW_CONFIG]
   --profile NAME           The config file's profile to use (default: "default", if any)
                                                                   [DEVICEFLOW_PROFILE]
+  --connect-timeout SECONDS  Give up a request when its answer has not begun within this
+                           long: connecting, TLS and the server's reply (default 10)
+                                                                  [DEVICEFLOW_CONNECT_TIMEOUT]
+  --request-timeout SECONDS  Give up a request that has not been answered in full within
+                           this long (default 30)                 [DEVICEFLOW_REQUEST_TIMEOUT]
   -v, --verbose            Show each request's method, address, status and time on stderr
   -h, --help               Show this help
 `;

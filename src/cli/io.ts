@@ -72,3 +72,9 @@ export function processIo(): CliIo {
     },
   };
 }
+
+/**
+ * While `run`'s command runs, Ctrl-C belongs to it: a second Ctrl-C must not
+ * make the CLI exit and leave the command behind.
+ */
+export const interrupts: { deferToChild: boolean } = { deferToChild: false };

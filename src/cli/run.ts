@@ -8,7 +8,7 @@ import type { TokenResult } from "../types.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { type CliIo, EXIT, interrupts } from "./io.ts";
 import { TOKEN_OPTIONS, withToken } from "./token.ts";
 
 const HELP = `Usage: deviceflow run [token options] [--env NAME] -- COMMAND [ARGS...]
@@ -53,14 +53,23 @@ async function run(values: Values, io: CliIo, argv: string[]): Promise<number> {
     return Promise.resolve(EXIT.ok);
   });
   // The cache is closed again before the command starts: it may run for hours.
-  return await spawn(program, args, { [name]: token!.accessToken }, io);
+  return await spawn(program, args, { [name]: token!.accessToken }, (code, message) => {
+    io.stderr(
+      values["json-events"]
+        ? JSON.stringify({ event: "error", code, message, exitCode: exitCodes[code] }) + "\n"
+        : `deviceflow: ${message}\n`,
+    );
+    return exitCodes[code];
+  });
 }
+
+const exitCodes = { not_found: NOT_FOUND, not_executable: NOT_EXECUTABLE } as const;
 
 async function spawn(
   program: string,
   args: string[],
   env: Record<string, string>,
-  io: CliIo,
+  fail: (code: keyof typeof exitCodes, message: string) => number,
 ): Promise<number> {
   let child: Deno.ChildProcess | undefined;
   const attached = isAttachedToTerminal();
@@ -75,6 +84,7 @@ async function spawn(
       // Not every platform has every signal (Windows has only SIGINT and SIGBREAK).
     }
   }
+  interrupts.deferToChild = true;
   try {
     try {
       child = new Deno.Command(program, {
@@ -86,12 +96,10 @@ async function spawn(
       }).spawn();
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
-        io.stderr(`deviceflow: run: command not found: ${program}\n`);
-        return NOT_FOUND;
+        return fail("not_found", `run: command not found: ${program}`);
       }
       if (error instanceof Deno.errors.PermissionDenied) {
-        io.stderr(`deviceflow: run: cannot execute ${program}: permission denied\n`);
-        return NOT_EXECUTABLE;
+        return fail("not_executable", `run: cannot execute ${program}: permission denied`);
       }
       throw error;
     }
@@ -99,6 +107,7 @@ async function spawn(
     // Deno reports a command killed by signal N as code 128+N, as shells do.
     return status.code;
   } finally {
+    interrupts.deferToChild = false;
     for (const [signal, listener] of listeners) {
       try {
         Deno.removeSignalListener(signal, listener);
@@ -119,7 +128,7 @@ function isAttachedToTerminal(): boolean {
 
 /** `deviceflow run`. */
 export const command: Command = {
-  summary: "Run a command with an access token in its environment (never on its command line)",
+  summary: "Run a command with an access token in its environment, not on its command line",
   options: { ...TOKEN_OPTIONS, env: { type: "string" } },
   help: HELP,
   positionals: "after-separator",

@@ -43,42 +43,71 @@ ${COMMON_HELP}`;
 export const FORMATS = ["raw", "json", "env", "header", "exec-credential"] as const;
 type Format = typeof FORMATS[number];
 
+/** What a caller of {@linkcode withTokens} may ask beyond the options. */
+export interface TokenRequest {
+  /** Refresh even when the cached token is good. */
+  readonly forceRefresh?: boolean;
+  /** Claims to request (a claims challenge), as JSON. */
+  readonly claims?: string;
+}
+
+/** Gets a token the way `token` does, with the given extras. */
+export type GetToken = (request?: TokenRequest) => Promise<TokenResult>;
+
 /**
- * Gets a token the way `token` does: silently, else by signing in unless
- * `--no-interactive`.
+ * Opens the cache and the client the options name, and hands `run` a
+ * function that gets a token the way `token` does: silently, else by signing
+ * in unless `--no-interactive`.
  *
  * @param values The command's options.
  * @param io Where to write.
- * @param run What to do with the token while the cache is open.
+ * @param run What to do with tokens while the cache is open.
  * @returns The exit code.
  */
-export async function withToken(
+export async function withTokens(
   values: Values,
   io: CliIo,
-  run: (result: TokenResult) => Promise<number>,
+  run: (getToken: GetToken) => Promise<number>,
 ): Promise<number> {
   const settings = serverSettings(values, io.env);
   const timeout = seconds(values.timeout, "--timeout");
   const minTtl = seconds(values["min-ttl"], "--min-ttl", true);
   return await withCache(values, io, async (cache) => {
     const client = await clientFromCache(settings, cache, io, values);
-    let result: TokenResult;
-    try {
-      result = await client.acquireTokenSilent({
-        scopes: settings.scopes,
-        ...(values.account ? { account: values.account as string } : {}),
-        ...(minTtl !== undefined ? { minTtl } : {}),
-        forceRefresh: values["force-refresh"] === true,
-        ...(io.signal ? { signal: io.signal } : {}),
-      });
-    } catch (error) {
-      if (!(error instanceof InteractionRequiredError)) throw error;
-      if (values["no-interactive"]) throw error;
-      if (!values["json-events"]) io.stderr(`${error.message}\n`);
-      result = await signIn(client, settings.scopes, io, values, timeout);
-    }
-    return await run(result);
+    return await run(async (request = {}) => {
+      try {
+        return await client.acquireTokenSilent({
+          scopes: settings.scopes,
+          ...(values.account ? { account: values.account as string } : {}),
+          ...(minTtl !== undefined ? { minTtl } : {}),
+          forceRefresh: request.forceRefresh ?? values["force-refresh"] === true,
+          ...(request.claims ? { claims: request.claims } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof InteractionRequiredError)) throw error;
+        if (values["no-interactive"]) throw error;
+        if (!values["json-events"]) io.stderr(`${error.message}\n`);
+        return await signIn(client, settings.scopes, io, values, timeout);
+      }
+    });
   });
+}
+
+/**
+ * Gets one token the way `token` does and hands it to `run`.
+ *
+ * @param values The command's options.
+ * @param io Where to write.
+ * @param run What to do with the token while the cache is open.
+ * @returns The exit code.
+ */
+export function withToken(
+  values: Values,
+  io: CliIo,
+  run: (result: TokenResult) => Promise<number>,
+): Promise<number> {
+  return withTokens(values, io, async (getToken) => await run(await getToken()));
 }
 
 async function token(values: Values, io: CliIo): Promise<number> {

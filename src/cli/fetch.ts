@@ -1,0 +1,233 @@
+/**
+ * `deviceflow fetch`: a curl-like call of a web API with the access token.
+ *
+ * @module
+ */
+
+import { bearerError, fetchWithToken, type TokenSource } from "../api_fetch.ts";
+import { secureUrl } from "../endpoints.ts";
+import { CancelledError, NetworkError } from "../errors.ts";
+import { UsageError, type Values } from "./args.ts";
+import { type Command, verboseFetch } from "./common.ts";
+import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { type CliIo, EXIT } from "./io.ts";
+import { TOKEN_OPTIONS, withTokens } from "./token.ts";
+
+const HELP = `Usage: deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
+       --data-file PATH] [-i] [token options]
+
+Calls a web API with a valid access token, as curl does: the response body goes to
+stdout as it is (binary safe). The URL must use https (http only on loopback addresses).
+
+  -X, --request METHOD     The method (default GET, or POST with a body)
+  -H, --header 'N: V'      A request header; repeatable
+  -d, --data DATA          The body, sent as it is; "-d @-" reads it from stdin (as text),
+                           "-d @PATH" from a file. Content-Type defaults to
+                           application/x-www-form-urlencoded unless -H sets it
+  --data-file PATH         The body, the bytes of a file (binary safe; /dev/stdin works)
+  -i, --include            Print the status line and the response headers first
+
+When the API answers 401 with error="invalid_token", the token is refreshed and the
+request sent once more; on a claims challenge (401 with error="insufficient_claims" and
+claims=), a token with those claims is acquired (silently where possible, else by a sign-in
+unless --no-interactive) and the request sent once more. Redirects are followed only
+within the URL's origin; a redirect to another origin is not followed, so the token is
+never sent there (the 3xx is the answer).
+
+Exit status: 0 for a 2xx answer, 6 for any other (the body is still printed, and one line
+on stderr names the status); otherwise as for 'deviceflow --help'.
+
+Token options are those of 'deviceflow token' (--scope, --account, --min-ttl,
+--force-refresh, --no-interactive, --timeout, ...).
+
+${SERVER_HELP}
+${COMMON_HELP}`;
+
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+interface ApiRequest {
+  url: URL;
+  init: RequestInit & { headers: Headers };
+}
+
+async function fetchCommand(values: Values, io: CliIo, positionals: string[]): Promise<number> {
+  const request = await buildRequest(values, io, positionals);
+  return await withTokens(values, io, async (getToken) => {
+    const token: TokenSource = ({ reason, claims }) =>
+      getToken({
+        forceRefresh: reason === "invalid_token" ||
+          (reason === "initial" && values["force-refresh"] === true),
+        ...(claims ? { claims } : {}),
+      });
+    const fetchImpl = values.verbose
+      ? verboseFetch(io)
+      : (io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)));
+    let response: Response;
+    try {
+      response = await fetchWithToken(request.url, {
+        ...request.init,
+        ...(io.signal ? { signal: io.signal } : {}),
+      }, { token, fetch: fetchImpl });
+    } catch (error) {
+      throw transportError(error, request.url, io);
+    }
+    if (values.include) await io.stdout(head(response));
+    await copyBody(response, request.url, io);
+    if (response.ok) return EXIT.ok;
+    const message = describeStatus(response, request.url);
+    io.stderr(
+      values["json-events"]
+        ? JSON.stringify({
+          event: "error",
+          code: "http_error",
+          message,
+          status: response.status,
+          exitCode: EXIT.httpError,
+        }) + "\n"
+        : `deviceflow: ${message}\n`,
+    );
+    return EXIT.httpError;
+  });
+}
+
+/** Checks the command line and builds the request, before anything is fetched. */
+async function buildRequest(values: Values, io: CliIo, positionals: string[]): Promise<ApiRequest> {
+  if (positionals.length === 0) throw new UsageError("fetch: give the URL to call");
+  if (positionals.length > 1) {
+    throw new UsageError(`fetch: unexpected argument "${positionals[1]}" (give one URL)`);
+  }
+  let url: URL;
+  try {
+    url = secureUrl(positionals[0]!, "the URL");
+  } catch (error) {
+    throw new UsageError(`fetch: ${(error as Error).message.replace(/^Cannot use /, "")}`);
+  }
+  const headers = new Headers();
+  for (const line of (values.header as string[] | undefined) ?? []) {
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim() : "";
+    if (!name) throw new UsageError(`fetch: -H needs "Name: value", not "${line}"`);
+    if (name.toLowerCase() === "authorization") {
+      throw new UsageError("fetch: -H Authorization is not allowed: the access token is sent");
+    }
+    try {
+      headers.append(name, line.slice(colon + 1).trim());
+    } catch {
+      throw new UsageError(`fetch: -H "${line}" is not a valid header`);
+    }
+  }
+  const body = await readBody(values, io);
+  if (body !== undefined && !headers.has("content-type")) {
+    headers.set("content-type", "application/x-www-form-urlencoded");
+  }
+  const method = (values.request as string | undefined) ?? (body === undefined ? "GET" : "POST");
+  if (!METHOD.test(method)) throw new UsageError(`fetch: -X needs a method name, not "${method}"`);
+  const init = { method, headers, ...(body === undefined ? {} : { body }) };
+  try {
+    new Request(url, init);
+  } catch (error) {
+    // GET and HEAD take no body; CONNECT, TRACE and TRACK cannot be sent by fetch.
+    throw new UsageError(`fetch: cannot send ${method}: ${(error as Error).message}`);
+  }
+  return { url, init };
+}
+
+async function readBody(
+  values: Values,
+  io: CliIo,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const data = (values.data as string[] | undefined) ?? [];
+  const file = values["data-file"] as string | undefined;
+  if (data.length > 1) throw new UsageError("fetch: give -d once");
+  if (data.length && file !== undefined) {
+    throw new UsageError("fetch: -d and --data-file exclude each other");
+  }
+  const value = data[0];
+  if (value === "@-") return new TextEncoder().encode(io.stdin ? await io.stdin() : "");
+  const path = value?.startsWith("@") ? value.slice(1) : file;
+  if (path !== undefined) {
+    try {
+      return await Deno.readFile(path);
+    } catch (error) {
+      throw new UsageError(`fetch: cannot read ${path}: ${(error as Error).message}`);
+    }
+  }
+  return value === undefined ? undefined : new TextEncoder().encode(value);
+}
+
+function head(response: Response): string {
+  const lines = [`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`];
+  for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
+  return lines.join("\r\n") + "\r\n\r\n";
+}
+
+async function copyBody(response: Response, url: URL, io: CliIo): Promise<void> {
+  if (!response.body) return;
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body) {
+      if (io.stdoutBytes) await io.stdoutBytes(chunk);
+      else await io.stdout(decoder.decode(chunk, { stream: true }));
+    }
+    if (!io.stdoutBytes) {
+      const rest = decoder.decode();
+      if (rest) await io.stdout(rest);
+    }
+  } catch (error) {
+    if (io.signal?.aborted) throw new CancelledError(undefined, { cause: error });
+    throw new NetworkError(`The answer of ${url.host} was cut short: ${firstLine(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function describeStatus(response: Response, url: URL): string {
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  const location = response.headers.get("location");
+  if (response.status >= 300 && response.status < 400 && location) {
+    let target = location;
+    try {
+      target = new URL(location, url).origin;
+    } catch {
+      // Shown as sent.
+    }
+    return `fetch: ${url.host} answered ${status}: the redirect to ${target} was not followed, so that the token is not sent to another origin`;
+  }
+  const bearer = response.status === 401 || response.status === 403
+    ? bearerError(response)
+    : undefined;
+  const detail = bearer
+    ? ` (${bearer.error}${bearer.error_description ? `: ${bearer.error_description}` : ""})`
+    : "";
+  return `fetch: ${url.host} answered ${status}${detail}`;
+}
+
+function transportError(error: unknown, url: URL, io: CliIo): unknown {
+  if (io.signal?.aborted) return new CancelledError(undefined, { cause: error });
+  // fetch itself throws TypeError when the host cannot be reached.
+  if (error instanceof TypeError) {
+    return new NetworkError(`Cannot reach ${url.host}: ${firstLine(error)}`, { cause: error });
+  }
+  return error;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^error sending request(?: for url \([^)]*\))?:\s*/i, "").split("\n")[0]!;
+}
+
+/** `deviceflow fetch`. */
+export const command: Command = {
+  summary: "Call a web API with the access token, curl-like (exit 6 on an HTTP error)",
+  options: {
+    ...TOKEN_OPTIONS,
+    request: { type: "string", short: "X" },
+    header: { type: "string", short: "H", multiple: true },
+    data: { type: "string", short: "d", multiple: true },
+    "data-file": { type: "string" },
+    include: { type: "boolean", short: "i" },
+  },
+  help: HELP,
+  positionals: true,
+  run: fetchCommand,
+};
