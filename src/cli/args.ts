@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
 import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
 import { defaultCachePath, defaultConfigPath } from "../paths.ts";
 import type { Provider } from "../types.ts";
@@ -19,8 +19,8 @@ export class UsageError extends Error {
   }
 }
 
-/** Option definitions, in node:util parseArgs form. */
-export type Options = NonNullable<ParseArgsConfig["options"]>;
+/** Option definitions. */
+export type Options = OptionSpecs;
 
 /** The options that name the server and the client. */
 export const SERVER: Options = {
@@ -39,6 +39,7 @@ export const COMMON: Options = {
   cache: { type: "string" },
   config: { type: "string" },
   profile: { type: "string" },
+  encrypt: { type: "boolean" },
   "connect-timeout": { type: "string" },
   "request-timeout": { type: "string" },
   verbose: { type: "boolean", short: "v" },
@@ -76,35 +77,20 @@ export function parseCommand(
 ): { values: Values; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
+    parsed = parseArgv(args, options);
   } catch (error) {
-    throw new UsageError(describeParseError(error, command));
+    if (error instanceof ArgvError) throw new UsageError(`${command}: ${error.message}`);
+    throw error;
   }
-  if (allowPositionals === "after-separator") {
-    const separator = parsed.tokens.find((t) => t.kind === "option-terminator")?.index ??
-      Infinity;
-    const early = parsed.tokens.find((t) => t.kind === "positional" && t.index < separator);
-    if (early?.kind === "positional") {
-      throw new UsageError(`${command}: unexpected argument "${early.value}" (put -- before it)`);
-    }
+  if (allowPositionals === "after-separator" && parsed.beforeSeparator > 0) {
+    throw new UsageError(
+      `${command}: unexpected argument "${parsed.positionals[0]}" (put -- before it)`,
+    );
   }
   if (!allowPositionals && parsed.positionals.length) {
     throw new UsageError(`${command}: unexpected argument "${parsed.positionals[0]}"`);
   }
   return { values: parsed.values as Values, positionals: parsed.positionals };
-}
-
-function describeParseError(error: unknown, command: string): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const option = message.match(/'(-[^']*)'/)?.[1] ?? message.match(/option "?(-[\w-]+)/)?.[1];
-  const code = (error as { code?: string }).code;
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `${command}: unknown option ${option}`;
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    return /argument missing/.test(message)
-      ? `${command}: option ${option?.split(",").pop()?.trim() ?? ""} needs a value`
-      : `${command}: option ${option} takes no value`;
-  }
-  return `${command}: ${message.split("\n")[0]}`;
 }
 
 /** How to read the environment. */

@@ -5,9 +5,17 @@
  * @module
  */
 
-import { type CachedAccount, exposure, kvAvailable, TokenCache } from "../../cache.ts";
+import {
+  type CachedAccount,
+  CacheKeyError,
+  exposure,
+  kvAvailable,
+  TokenCache,
+} from "../../cache.ts";
+import { defaultKeyFile, findCacheKey, type FoundKey } from "../crypto.ts";
 import { DeviceFlowClient, type DeviceFlowClientOptions } from "../client.ts";
 import {
+  CacheError,
   DeviceFlowError,
   ExpiredTokenError,
   InteractionRequiredError,
@@ -26,8 +34,7 @@ import {
 } from "./args.ts";
 import { ConfigError } from "../config.ts";
 import { type CliIo, EXIT } from "./io.ts";
-import { jsonView, type SignInView, textView } from "./prompt.ts";
-import { openBrowser } from "./open.ts";
+import type { SignInView } from "./prompt.ts";
 import { explainPermission, missingPermission, unreadableVariables } from "./permissions.ts";
 
 /** A command of the CLI. */
@@ -74,7 +81,31 @@ export async function openCache(values: Values, io: CliIo): Promise<TokenCache> 
   }
   const warning = await exposure(location);
   if (warning) io.stderr(`deviceflow: warning: ${warning}\n`);
-  return await TokenCache.open(location);
+  // A key found is always used: once a cache is encrypted, every command needs its key.
+  const encrypt = values.encrypt === true || selected.profile.encrypt === true;
+  const found = await findCacheKey({ env: io.env, location, create: encrypt });
+  try {
+    return await TokenCache.open(location, found ? { encryptionKey: found.key } : {});
+  } catch (error) {
+    if (!(error instanceof CacheKeyError)) throw error;
+    // A key made just now cannot be the one the cache was encrypted with.
+    if (found?.created && found.file) await Deno.remove(found.file).catch(() => {});
+    throw new CacheError(keyProblem(location, found?.created ? undefined : found), {
+      cause: error,
+    });
+  }
+}
+
+/** Why an encrypted cache did not open, and where the key was looked for. */
+function keyProblem(location: string, found: FoundKey | undefined): string {
+  const unchanged = "nothing in it was changed";
+  if (found) {
+    return `The token cache ${location} is encrypted and ${found.source} does not open it; use the key it was encrypted with (${unchanged})`;
+  }
+  const file = defaultKeyFile(location);
+  return `The token cache ${location} is encrypted and no key was found; set DEVICEFLOW_CACHE_KEY or DEVICEFLOW_CACHE_KEY_FILE${
+    file ? `, or put the key back in ${file}` : ""
+  } (${unchanged})`;
 }
 
 export function accountFilter(
@@ -108,6 +139,7 @@ export function makeClient(
     defaultScopes: settings.defaultScopes,
     fetch: values.verbose ? verboseFetch(io) : (io.fetch ?? ((input, init) => fetch(input, init))),
     ...requestTimeouts(values, io.env),
+    ...leaseTtl(io.env),
   };
   if (settings.authority) options.authority = settings.authority;
   if (settings.provider) options.provider = settings.provider;
@@ -163,6 +195,16 @@ export function requestTimeouts(
     if (parsed !== undefined) out[key] = parsed * 1000;
   }
   return out;
+}
+
+/**
+ * `DEVICEFLOW_LEASE_TTL`, in seconds: how long a refresh lease outlives a
+ * process that died holding it. A knob for tests and tuning; it must exceed
+ * the time a refresh takes, or a waiting process takes over a live refresh.
+ */
+function leaseTtl(env: CliIo["env"]): { leaseTtl?: number } {
+  const ttl = seconds(env("DEVICEFLOW_LEASE_TTL") || undefined, "DEVICEFLOW_LEASE_TTL");
+  return ttl === undefined ? {} : { leaseTtl: ttl * 1000 };
 }
 
 /** The client for `token`: from the options, or, when they name no server, from the cache's only account. */
@@ -221,7 +263,9 @@ export const MAX_RENEWALS = 3;
  * @param values The command's options.
  * @returns The view.
  */
-export function makeView(io: CliIo, values: Values): SignInView {
+export async function makeView(io: CliIo, values: Values): Promise<SignInView> {
+  // Loaded only when a sign-in happens: the QR encoder is not on the path of a cached `token`.
+  const { jsonView, textView } = await import("./prompt.ts");
   if (values["json-events"]) return jsonView(io.stderr);
   return textView({
     write: io.stderr,
@@ -253,13 +297,14 @@ export async function signIn(
   timeout: number | undefined,
 ): Promise<TokenResult> {
   const signal = io.signal;
-  const view = makeView(io, values);
+  const view = await makeView(io, values);
   const deadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
   const renewals = values.renew ? MAX_RENEWALS : 0;
   for (let attempt = 0;; attempt++) {
     const code = await client.initiateDeviceFlow({ scopes, ...(signal ? { signal } : {}) });
     view.deviceCode(code);
     if (values.open && attempt === 0) {
+      const { openBrowser } = await import("./open.ts");
       const problem = await openBrowser(
         code.verificationUriComplete ?? code.verificationUri,
         io.env,

@@ -91,7 +91,7 @@ async function start(
     createdAt: Date.now(),
   };
   await cache.savePending(client.authority, client.clientId, pending);
-  makeView(io, values).deviceCode(code, false);
+  (await makeView(io, values)).deviceCode(code, false);
   if (!values["json-events"]) {
     io.stderr("When you have signed in, finish with: deviceflow login --resume\n");
   }
@@ -189,7 +189,7 @@ async function finish(
   if (!(await cache.acquireLease(lease, holder, ttl, Date.now()))) {
     return await waitForOther(client, cache, found, io);
   }
-  const view = makeView(io, values);
+  const view = await makeView(io, values);
   view.deviceCode(code);
   try {
     const result = await client.acquireTokenByDeviceFlow(code, {
