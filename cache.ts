@@ -4,17 +4,29 @@
  * of processes: every read is validated, writes that depend on a read are
  * atomic, and SQLite's "database is locked" is retried.
  *
- * @example Open the default cache and list its accounts
- * ```ts ignore
- * import { TokenCache } from "./cache.ts";
- * const cache = await TokenCache.open();
+ * @example Open a cache file and list its accounts
+ * ```ts
+ * import { TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * // With no path, TokenCache.open() opens the default file under the user's cache directory.
+ * const dir = await Deno.makeTempDir();
+ * const cache = await TokenCache.open(`${dir}/cache.db`);
  * console.log(await cache.getAccounts());
  * cache.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
+import {
+  CacheKeyError,
+  importCacheKey,
+  isSealed,
+  seal,
+  type Sealed,
+  unseal,
+} from "./src/crypto.ts";
 import { CacheError } from "./src/errors.ts";
 import {
   MemoryStore,
@@ -25,6 +37,8 @@ import {
 } from "./src/kv_store.ts";
 import { defaultCachePath } from "./src/paths.ts";
 import type { Account, Endpoints, Provider } from "./src/types.ts";
+
+export { CacheKeyError } from "./src/crypto.ts";
 
 // Bump when an entry's shape changes; older entries are then foreign and skipped.
 const NS = ["deviceflow", "v1"] as const;
@@ -57,11 +71,97 @@ function leaseKey(name: string): StoreKey {
 function pendingKey(authority: string, clientId: string, id: string): StoreKey {
   return [...NS, "pending_device_code", authority, clientId, id];
 }
+function keyCheckKey(): StoreKey {
+  return [...NS, "encryption"];
+}
 
-/** What identifies an account's entries. */
+/** The field that holds the secret, by entry kind: the fields an encrypted cache seals. */
+const SECRET_FIELDS: Readonly<Record<string, "secret" | "deviceCode">> = {
+  access_token: "secret",
+  refresh_token: "secret",
+  family_refresh_token: "secret",
+  pending_device_code: "deviceCode",
+};
+/** What the key-check entry seals: a key that opens it opens the cache. */
+const KEY_CHECK = "deviceflow cache key";
+
+/**
+ * What identifies an account's entries.
+ *
+ * @example Remove an account by its reference
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AccountRef, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const now = Date.now();
+ * const account = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ *   username: "alice@example.com",
+ *   provider: "oidc" as const,
+ *   signedInAt: now,
+ * };
+ * await cache.save({
+ *   account,
+ *   accessToken: {
+ *     secret: "token-1",
+ *     tokenType: "Bearer",
+ *     scopes: ["api"],
+ *     requestedScopes: ["api"],
+ *     expiresAt: now + 3_600_000,
+ *     cachedAt: now,
+ *   },
+ *   refreshToken: { secret: "refresh-1", scopes: ["api"], cachedAt: now },
+ * });
+ * const ref: AccountRef = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ * };
+ * const removed = await cache.removeAccount(ref);
+ * assert.equal(removed?.secret, "refresh-1"); // returned so that it can be revoked
+ * assert.deepEqual(await cache.getAccounts(), []);
+ * ```
+ */
 export type AccountRef = Pick<Account, "authority" | "clientId" | "homeAccountId">;
 
-/** A cached access token. */
+/**
+ * A cached access token.
+ *
+ * @example The access tokens of an account
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachedAccessToken, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const now = Date.now();
+ * const account = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ *   username: "alice@example.com",
+ *   provider: "oidc" as const,
+ *   signedInAt: now,
+ * };
+ * await cache.save({
+ *   account,
+ *   accessToken: {
+ *     secret: "token-1",
+ *     tokenType: "Bearer",
+ *     scopes: ["api"],
+ *     requestedScopes: ["api"],
+ *     expiresAt: now + 3_600_000,
+ *     cachedAt: now,
+ *   },
+ *   refreshToken: { secret: "refresh-1", scopes: ["api"], cachedAt: now },
+ * });
+ * const [token]: CachedAccessToken[] = await cache.getAccessTokens(account);
+ * assert.equal(token?.secret, "token-1");
+ * assert.ok(token!.expiresAt! > Date.now());
+ * ```
+ */
 export interface CachedAccessToken {
   /** The access token. Secret. */
   readonly secret: string;
@@ -79,7 +179,40 @@ export interface CachedAccessToken {
   readonly cachedAt: number;
 }
 
-/** A cached refresh token. */
+/**
+ * A cached refresh token.
+ *
+ * @example The refresh token of an account
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachedRefreshToken, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const now = Date.now();
+ * const account = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ *   username: "alice@example.com",
+ *   provider: "oidc" as const,
+ *   signedInAt: now,
+ * };
+ * await cache.save({
+ *   account,
+ *   accessToken: {
+ *     secret: "token-1",
+ *     tokenType: "Bearer",
+ *     scopes: ["api"],
+ *     requestedScopes: ["api"],
+ *     expiresAt: now + 3_600_000,
+ *     cachedAt: now,
+ *   },
+ *   refreshToken: { secret: "refresh-1", scopes: ["api"], cachedAt: now },
+ * });
+ * const refresh: CachedRefreshToken | undefined = await cache.getRefreshToken(account);
+ * assert.deepEqual(refresh?.scopes, ["api"]);
+ * ```
+ */
 export interface CachedRefreshToken {
   /** The refresh token. Secret. */
   readonly secret: string;
@@ -91,7 +224,41 @@ export interface CachedRefreshToken {
   readonly cachedAt: number;
 }
 
-/** A cached account, with what the cache knows of how it signed in. */
+/**
+ * A cached account, with what the cache knows of how it signed in.
+ *
+ * @example List the accounts, most recent sign-in first
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachedAccount, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const now = Date.now();
+ * const account = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ *   username: "alice@example.com",
+ *   provider: "oidc" as const,
+ *   signedInAt: now,
+ * };
+ * await cache.save({
+ *   account,
+ *   accessToken: {
+ *     secret: "token-1",
+ *     tokenType: "Bearer",
+ *     scopes: ["api"],
+ *     requestedScopes: ["api"],
+ *     expiresAt: now + 3_600_000,
+ *     cachedAt: now,
+ *   },
+ *   refreshToken: { secret: "refresh-1", scopes: ["api"], cachedAt: now },
+ * });
+ * const accounts: CachedAccount[] = await cache.getAccounts({ clientId: "my-app" });
+ * assert.equal(accounts[0]?.username, "alice@example.com");
+ * assert.equal(accounts[0]?.provider, "oidc");
+ * ```
+ */
 export interface CachedAccount extends Account {
   /** Whose quirks applied at sign-in. */
   readonly provider: Provider;
@@ -99,7 +266,27 @@ export interface CachedAccount extends Account {
   readonly signedInAt: number;
 }
 
-/** Cached server metadata. */
+/**
+ * Cached server metadata.
+ *
+ * @example Keep discovered endpoints
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CachedMetadata, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const metadata: CachedMetadata = {
+ *   provider: "oidc",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   fetchedAt: Date.now(),
+ * };
+ * await cache.setMetadata("https://id.example.com", metadata);
+ * assert.deepEqual(await cache.getMetadata("https://id.example.com"), metadata);
+ * ```
+ */
 export interface CachedMetadata {
   /** The provider the metadata was resolved for. */
   readonly provider: Provider;
@@ -109,7 +296,32 @@ export interface CachedMetadata {
   readonly fetchedAt: number;
 }
 
-/** A device code waiting to be finished by `login --resume`. */
+/**
+ * A device code waiting to be finished by `login --resume`.
+ *
+ * @example Keep a started sign-in for another process to finish
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type PendingDeviceCode, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const pending: PendingDeviceCode = {
+ *   id: crypto.randomUUID(),
+ *   deviceCode: "secret",
+ *   userCode: "WDJB-MJHT",
+ *   verificationUri: "https://id.example.com/device",
+ *   expiresAt: Date.now() + 600_000,
+ *   interval: 5,
+ *   message: "Open https://id.example.com/device and enter WDJB-MJHT",
+ *   scopes: ["api"],
+ *   createdAt: Date.now(),
+ * };
+ * await cache.savePending("https://id.example.com", "my-app", pending);
+ * const [found] = await cache.getPending("https://id.example.com", "my-app");
+ * assert.equal(found?.userCode, "WDJB-MJHT");
+ * await cache.removePending("https://id.example.com", "my-app", pending.id);
+ * ```
+ */
 export interface PendingDeviceCode {
   /** A random ID of the pending flow. */
   readonly id: string;
@@ -133,7 +345,27 @@ export interface PendingDeviceCode {
   readonly createdAt: number;
 }
 
-/** An entry that was skipped because it is corrupt or foreign. */
+/**
+ * An entry that was skipped because it is corrupt or foreign.
+ *
+ * @example A corrupt entry is skipped and reported
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SkippedEntry, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * // Another program wrote something that is no account under the cache's keys.
+ * const kv = await Deno.openKv(`${dir}/cache.db`);
+ * await kv.set(["deviceflow", "v1", "account", "https://id.example.com", "my-app", "x"], 42);
+ * kv.close();
+ * const cache = await TokenCache.open(`${dir}/cache.db`);
+ * assert.deepEqual(await cache.getAccounts(), []);
+ * const skipped: readonly SkippedEntry[] = (await cache.status()).skipped;
+ * assert.equal(skipped[0]?.reason, "the value is not a valid entry");
+ * cache.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface SkippedEntry {
   /** The entry's key, as text. */
   readonly key: string;
@@ -141,7 +373,42 @@ export interface SkippedEntry {
   readonly reason: string;
 }
 
-/** What {@linkcode TokenCache.status} reports; never a token value. */
+/**
+ * What {@linkcode TokenCache.status} reports; never a token value.
+ *
+ * @example What is cached, without a token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CacheStatus, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const cache = TokenCache.memory();
+ * const now = Date.now();
+ * const account = {
+ *   authority: "https://id.example.com",
+ *   clientId: "my-app",
+ *   homeAccountId: "alice",
+ *   username: "alice@example.com",
+ *   provider: "oidc" as const,
+ *   signedInAt: now,
+ * };
+ * await cache.save({
+ *   account,
+ *   accessToken: {
+ *     secret: "token-1",
+ *     tokenType: "Bearer",
+ *     scopes: ["api"],
+ *     requestedScopes: ["api"],
+ *     expiresAt: now + 3_600_000,
+ *     cachedAt: now,
+ *   },
+ *   refreshToken: { secret: "refresh-1", scopes: ["api"], cachedAt: now },
+ * });
+ * const status: CacheStatus = await cache.status();
+ * assert.equal(status.location, ":memory:");
+ * assert.equal(status.accounts[0]?.hasRefreshToken, true);
+ * assert.ok(!JSON.stringify(status).includes("token-1"));
+ * ```
+ */
 export interface CacheStatus {
   /** Where the cache lives. */
   readonly location: string;
@@ -157,10 +424,32 @@ export interface CacheStatus {
   readonly skipped: readonly SkippedEntry[];
 }
 
-/** The options of {@linkcode TokenCache.open}. */
+/**
+ * The options of {@linkcode TokenCache.open}.
+ *
+ * @example Retry a busy database less
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TokenCache, type TokenCacheOptions } from "@deviceflow/deviceflow/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: TokenCacheOptions = { lockRetries: 5 };
+ * const cache = await TokenCache.open(`${dir}/cache.db`, options);
+ * assert.equal(cache.location, `${dir}/cache.db`);
+ * cache.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TokenCacheOptions {
   /** How many times to retry an operation that found the database locked (default 40). */
   readonly lockRetries?: number;
+  /**
+   * Encrypts the secrets (access tokens, refresh tokens, pending device
+   * codes) with AES-256-GCM: 32 bytes, or an AES-GCM `CryptoKey`. A cache
+   * encrypted once needs the key from then on; its plaintext secrets are
+   * sealed when a key is first used on it.
+   */
+  readonly encryptionKey?: CryptoKey | Uint8Array;
 }
 
 // ---------------------------------------------------------------------------
@@ -183,6 +472,10 @@ function isTime(value: unknown): value is number {
 function isOptionalString(value: unknown): value is string | undefined {
   return value === undefined || isString(value);
 }
+/** A secret: plaintext, or sealed by an encrypted cache (opened after validation). */
+function isSecret(value: unknown): value is string | Sealed {
+  return isString(value) || isSealed(value);
+}
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((s) => typeof s === "string");
 }
@@ -198,7 +491,7 @@ const validAccount: Validator<CachedAccount> = (v, key) =>
     : undefined;
 
 const validAccessToken: Validator<CachedAccessToken> = (v) =>
-  isRecord(v) && isString(v.secret) && isString(v.tokenType) && isStrings(v.scopes) &&
+  isRecord(v) && isSecret(v.secret) && isString(v.tokenType) && isStrings(v.scopes) &&
     isStrings(v.requestedScopes) && isTime(v.cachedAt) &&
     (v.expiresAt === undefined || isTime(v.expiresAt)) &&
     (v.refreshAt === undefined || isTime(v.refreshAt))
@@ -206,7 +499,7 @@ const validAccessToken: Validator<CachedAccessToken> = (v) =>
     : undefined;
 
 const validRefreshToken: Validator<CachedRefreshToken> = (v) =>
-  isRecord(v) && isString(v.secret) && isStrings(v.scopes) && isTime(v.cachedAt) &&
+  isRecord(v) && isSecret(v.secret) && isStrings(v.scopes) && isTime(v.cachedAt) &&
     (v.familyId === undefined || isString(v.familyId))
     ? v as unknown as CachedRefreshToken
     : undefined;
@@ -223,7 +516,7 @@ const validMetadata: Validator<CachedMetadata> = (v) =>
     : undefined;
 
 const validPending: Validator<PendingDeviceCode> = (v) =>
-  isRecord(v) && isString(v.id) && isString(v.deviceCode) && isString(v.userCode) &&
+  isRecord(v) && isString(v.id) && isSecret(v.deviceCode) && isString(v.userCode) &&
     isString(v.verificationUri) && isOptionalString(v.verificationUriComplete) &&
     isTime(v.expiresAt) && isTime(v.interval) &&
     typeof v.message === "string" && isStrings(v.scopes) && isTime(v.createdAt)
@@ -239,6 +532,7 @@ const VALIDATORS: Record<string, Validator<unknown>> = {
   metadata: validMetadata,
   pending_device_code: validPending,
   lease: (v) => isRecord(v) && isString(v.holder) && isTime(v.expiresAt) ? v : undefined,
+  encryption: (v) => isSealed(v) ? v : undefined,
 };
 
 // ---------------------------------------------------------------------------
@@ -319,7 +613,21 @@ class KvStore implements Store {
   }
 }
 
-/** Whether this Deno has KV enabled (`--unstable-kv`, or `"unstable": ["kv"]` in deno.json). */
+/**
+ * Whether this Deno has KV enabled (`--unstable-kv`, or `"unstable": ["kv"]` in deno.json).
+ *
+ * @example Fall back to memory without --unstable-kv
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvAvailable, TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const cache = kvAvailable() ? await TokenCache.open(`${dir}/cache.db`) : TokenCache.memory();
+ * assert.deepEqual(await cache.getAccounts(), []);
+ * cache.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export function kvAvailable(): boolean {
   return typeof (Deno as { openKv?: unknown }).openKv === "function";
 }
@@ -329,10 +637,31 @@ export function kvAvailable(): boolean {
 /**
  * The token cache. Open it with {@linkcode TokenCache.open}; the client
  * reads and writes it, and most programs need nothing else of it.
+ *
+ * @example One cache file for a client
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient } from "@deviceflow/deviceflow";
+ * import { TokenCache } from "@deviceflow/deviceflow/cache";
+ *
+ * // TokenCache.open() with no path opens the default file in the user's cache directory.
+ * const dir = await Deno.makeTempDir();
+ * const cache = await TokenCache.open(`${dir}/cache.db`);
+ * const client = new DeviceFlowClient({
+ *   authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+ *   clientId: "00000000-0000-0000-0000-000000000000",
+ *   cache,
+ * });
+ * assert.deepEqual(await client.getAccounts(), []);
+ * cache.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class TokenCache {
   readonly #store: Store;
   #skipped = new Map<string, SkippedEntry>();
+  #key: CryptoKey | undefined;
+  #file = false;
   /** Where the cache lives: a file path, a KV Connect URL, or `:memory:`. */
   readonly location: string;
 
@@ -341,26 +670,39 @@ export class TokenCache {
     this.location = location;
   }
 
+  /** Whether secrets are encrypted: the cache was opened with a key. */
+  get encrypted(): boolean {
+    return this.#key !== undefined;
+  }
+
   /**
    * Opens a cache.
    *
    * @param location A file path, an `http(s)` KV Connect URL (with
    * `DENO_KV_ACCESS_TOKEN` set), `:memory:`, or nothing for the default file
    * under the user's cache directory.
-   * @param options Retry settings.
+   * @param options Retry settings, and the key of an encrypted cache.
    * @returns The open cache.
    * @throws {CacheError} When the database cannot be opened, with how to reset it.
+   * @throws {CacheKeyError} When the cache is encrypted and no key, or another
+   * key, was given; nothing is changed.
+   * @throws {TypeError} When the encryption key is not 32 bytes or an AES-GCM key.
    *
    * @example A cache that lives only as long as the process
    * ```ts
-   * import { TokenCache } from "./cache.ts";
+   * import assert from "node:assert/strict";
+   * import { TokenCache } from "@deviceflow/deviceflow/cache";
+   *
    * const cache = await TokenCache.open(":memory:");
-   * console.assert((await cache.getAccounts()).length === 0);
+   * assert.equal((await cache.getAccounts()).length, 0);
    * cache.close();
    * ```
    */
   static async open(location?: string, options: TokenCacheOptions = {}): Promise<TokenCache> {
     const retries = options.lockRetries ?? 40;
+    const key = options.encryptionKey === undefined
+      ? undefined
+      : await importCacheKey(options.encryptionKey);
     const path = location ?? defaultCachePath();
     if (!kvAvailable()) {
       if (path === ":memory:") return TokenCache.memory();
@@ -388,7 +730,93 @@ export class TokenCache {
         { cause: error },
       );
     }
-    return new TokenCache(new KvStore(kv, retries), path);
+    const cache = new TokenCache(new KvStore(kv, retries), path);
+    cache.#file = !remote && path !== ":memory:";
+    try {
+      await cache.#useKey(key);
+    } catch (error) {
+      cache.close();
+      throw error;
+    }
+    return cache;
+  }
+
+  /**
+   * Checks the key against the cache: an encrypted cache needs its own key. A
+   * key used on a cache for the first time is recorded in the key-check entry,
+   * and the plaintext secrets already there are sealed with it.
+   */
+  async #useKey(key: CryptoKey | undefined): Promise<void> {
+    const context = formatKey(keyCheckKey());
+    for (let attempt = 0;; attempt++) {
+      const check = await this.#guard(() => this.#store.get(keyCheckKey()));
+      if (check.versionstamp !== null) {
+        if (!key) throw new CacheKeyError("missing", this.location);
+        const opened = isSealed(check.value) ? await unseal(key, check.value, context) : undefined;
+        if (opened !== KEY_CHECK) throw new CacheKeyError("wrong", this.location);
+        this.#key = key;
+        return;
+      }
+      if (!key) return;
+      const sealed = await this.#sealAll(key, check, await seal(key, KEY_CHECK, context));
+      if (sealed !== undefined) {
+        this.#key = key;
+        if (sealed > 0 && this.#file) await scrubFreePages(this.location);
+        return;
+      }
+      // Another process changed the cache meanwhile: look again.
+      if (attempt >= 20) {
+        throw new CacheError(
+          `The token cache ${this.location} kept changing while being encrypted`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Seals every plaintext secret and writes the key check, unless a secret is
+   * sealed with another key. Entries go in batches within KV's limits on one
+   * atomic operation; the key check comes with the last, so that an
+   * interrupted run is finished by the next one.
+   *
+   * @returns How many secrets were sealed, or `undefined` when another process wrote meanwhile.
+   */
+  async #sealAll(
+    key: CryptoKey,
+    check: StoreEntry,
+    sealedCheck: Sealed,
+  ): Promise<number | undefined> {
+    const entries = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
+    const writes: { entry: StoreEntry; value: Record<string, unknown> }[] = [];
+    for (const entry of entries) {
+      const kind = entry.key[NS.length];
+      const field = typeof kind === "string" ? SECRET_FIELDS[kind] : undefined;
+      if (!field || !isRecord(entry.value)) continue;
+      const secret = entry.value[field];
+      const context = secretContext(entry.key, field);
+      if (isSealed(secret)) {
+        if (await unseal(key, secret, context) === undefined) {
+          throw new CacheKeyError("wrong", this.location);
+        }
+      } else if (isString(secret)) {
+        writes.push({
+          entry,
+          value: { ...entry.value, [field]: await seal(key, secret, context) },
+        });
+      }
+    }
+    const BATCH = 40;
+    for (let start = 0;; start += BATCH) {
+      const batch = writes.slice(start, start + BATCH);
+      const last = start + BATCH >= writes.length;
+      const atomic = this.#store.atomic();
+      for (const { entry, value } of batch) {
+        atomic.check(entry).set(entry.key, value, expiryOf(entry.key, value));
+      }
+      if (last) atomic.check(check).set(keyCheckKey(), sealedCheck);
+      if (!(await this.#commit(atomic)).ok) return undefined;
+      if (last) return writes.length;
+    }
   }
 
   /**
@@ -426,16 +854,43 @@ export class TokenCache {
     return value as T | undefined;
   }
 
+  /** Validates an entry and opens its sealed secret; what fails either is skipped. */
+  async #decode<T>(entry: StoreEntry<unknown>): Promise<T | undefined> {
+    const value = this.#validate<Record<string, unknown>>(entry);
+    const kind = entry.key[NS.length];
+    const field = typeof kind === "string" ? SECRET_FIELDS[kind] : undefined;
+    const secret = field ? value?.[field] : undefined;
+    if (!field || !isSealed(secret)) return value as T | undefined;
+    // Without the key a sealed secret is not corrupt: skipping it would let a
+    // write replace it, and it is the only copy.
+    if (!this.#key) throw new CacheKeyError("missing", this.location);
+    const opened = await unseal(this.#key, secret, secretContext(entry.key, field));
+    if (opened === undefined) {
+      const key = formatKey(entry.key);
+      this.#skipped.set(key, {
+        key,
+        reason: "the secret does not decrypt: it was altered, or moved from another entry",
+      });
+      return undefined;
+    }
+    return { ...value, [field]: opened } as T;
+  }
+
+  /** A secret as this cache stores it: sealed when the cache is encrypted. */
+  async #secret(key: StoreKey, field: "secret" | "deviceCode", secret: string) {
+    return this.#key ? await seal(this.#key, secret, secretContext(key, field)) : secret;
+  }
+
   async #read<T>(key: StoreKey): Promise<{ value: T | undefined; entry: StoreEntry }> {
     const entry = await this.#guard(() => this.#store.get(key));
-    return { value: this.#validate<T>(entry), entry };
+    return { value: await this.#decode<T>(entry), entry };
   }
 
   async #list<T>(prefix: StoreKey): Promise<{ value: T; entry: StoreEntry }[]> {
     const entries = await this.#guard(() => Array.fromAsync(this.#store.list(prefix)));
     const out: { value: T; entry: StoreEntry }[] = [];
     for (const entry of entries) {
-      const value = this.#validate<T>(entry);
+      const value = await this.#decode<T>(entry);
       if (value !== undefined) out.push({ value, entry });
     }
     return out;
@@ -518,16 +973,25 @@ export class TokenCache {
     idTokenClaims?: Readonly<Record<string, unknown>> | undefined;
   }): Promise<void> {
     const { account } = entry;
+    const tokenKey = accessTokenKey(account, scopeKey(entry.accessToken.scopes));
     const atomic = this.#store.atomic()
       .set(accountKey(account), { ...account })
-      .set(accessTokenKey(account, scopeKey(entry.accessToken.scopes)), {
+      .set(tokenKey, {
         ...entry.accessToken,
+        secret: await this.#secret(tokenKey, "secret", entry.accessToken.secret),
       });
-    if (entry.refreshToken) {
-      atomic.set(refreshTokenKey(account), { ...entry.refreshToken });
-      if (entry.refreshToken.familyId) {
-        atomic.set(familyTokenKey(account, entry.refreshToken.familyId), {
-          ...entry.refreshToken,
+    const refresh = entry.refreshToken;
+    if (refresh) {
+      const ownKey = refreshTokenKey(account);
+      atomic.set(ownKey, {
+        ...refresh,
+        secret: await this.#secret(ownKey, "secret", refresh.secret),
+      });
+      if (refresh.familyId) {
+        const familyKey = familyTokenKey(account, refresh.familyId);
+        atomic.set(familyKey, {
+          ...refresh,
+          secret: await this.#secret(familyKey, "secret", refresh.secret),
         });
       }
     }
@@ -673,12 +1137,12 @@ export class TokenCache {
     clientId: string,
     pending: PendingDeviceCode,
   ): Promise<void> {
-    await this.#guard(() =>
-      this.#store.set(pendingKey(authority, clientId, pending.id), { ...pending }, {
-        // Kept an hour past the code's expiry, so that a late --resume can say "expired".
-        expireIn: Math.max(1000, pending.expiresAt - Date.now()) + 3_600_000,
-      })
-    );
+    const key = pendingKey(authority, clientId, pending.id);
+    const value = {
+      ...pending,
+      deviceCode: await this.#secret(key, "deviceCode", pending.deviceCode),
+    };
+    await this.#guard(() => this.#store.set(key, value, expiryOf(key, value)));
   }
 
   /**
@@ -737,7 +1201,7 @@ export class TokenCache {
     // What was skipped earlier may have been overwritten since: report what is there now.
     this.#skipped.clear();
     const all = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
-    for (const entry of all) this.#validate(entry);
+    for (const entry of all) await this.#decode(entry);
     const accounts = await this.getAccounts();
     const rows = [];
     for (const account of accounts) {
@@ -760,6 +1224,15 @@ export class TokenCache {
  *
  * @param scopes The scopes.
  * @returns The key.
+ *
+ * @example Scope sets that are the same
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scopeKey } from "@deviceflow/deviceflow/cache";
+ *
+ * assert.equal(scopeKey(["User.Read", "openid", "user.read"]), "openid user.read");
+ * assert.equal(scopeKey(["b", "a"]), scopeKey(["a", "b"]));
+ * ```
  */
 export function scopeKey(scopes: readonly string[]): string {
   return [...new Set(scopes.map((s) => s.toLowerCase()))].sort().join(" ");
@@ -770,10 +1243,45 @@ function formatKey(key: StoreKey): string {
   return JSON.stringify(key, (_, part) => typeof part === "bigint" ? `${part}n` : part);
 }
 
+/** What a sealed secret is bound to: its entry's key and field, so that it opens nowhere else. */
+function secretContext(key: StoreKey, field: string): string {
+  return `${formatKey(key)}#${field}`;
+}
+
+/**
+ * The KV expiry an entry is written with. Pending device codes are kept an
+ * hour past the code's expiry, so that a late --resume can say "expired".
+ */
+function expiryOf(key: StoreKey, value: Record<string, unknown>): { expireIn?: number } {
+  if (key[NS.length] !== "pending_device_code" || !isTime(value.expiresAt)) return {};
+  return { expireIn: Math.max(1000, value.expiresAt - Date.now()) + 3_600_000 };
+}
+
 /** The directory of a file path; `.` for a bare file name. */
 function dirOf(path: string): string {
   const end = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return end < 0 ? "." : end === 0 ? path.slice(0, 1) : path.slice(0, end);
+}
+
+/**
+ * Rewrites a cache file without its free pages and empties its write-ahead
+ * log: SQLite keeps the old plaintext of secrets just sealed there until the
+ * pages are reused. Best effort: a file that cannot be vacuumed now (another
+ * process is in the middle of a write, or Deno may not use node:sqlite) keeps
+ * them until then.
+ */
+async function scrubFreePages(path: string): Promise<void> {
+  try {
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path);
+    try {
+      db.exec("PRAGMA busy_timeout = 2000; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);");
+    } finally {
+      db.close();
+    }
+  } catch {
+    // The entries are sealed either way.
+  }
 }
 
 /** Creates the directory (0700) and an empty database file (0600) when they are missing. */
@@ -800,6 +1308,19 @@ async function prepareFile(path: string): Promise<void> {
  *
  * @param path The cache file.
  * @returns A sentence naming what is exposed, or `undefined` when all is private.
+ *
+ * @example Warn about a cache others can read
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exposure } from "@deviceflow/deviceflow/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/cache.db`, "", { mode: 0o644 });
+ * await Deno.chmod(`${dir}/cache.db`, 0o644);
+ * const warning = await exposure(`${dir}/cache.db`);
+ * if (Deno.build.os !== "windows") assert.match(warning!, /readable by other users .*chmod 600/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function exposure(path: string): Promise<string | undefined> {
   if (Deno.build.os === "windows" || path === ":memory:" || /^https?:/i.test(path)) {

@@ -59,6 +59,6 @@ export type {
   Provider,
   TokenResult,
 } from "./src/types.ts";
-export { TokenCache } from "./cache.ts";
+export { CacheKeyError, TokenCache } from "./cache.ts";
 export { type DecodedJwt, decodeJwt } from "./src/jwt.ts";
 export { VERSION } from "./src/version.ts";

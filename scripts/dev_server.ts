@@ -51,6 +51,24 @@ export interface DevServerOptions {
   /** PEM certificate and key; when given the server speaks HTTPS. */
   tls?: { cert: string; key: string };
   /**
+   * Holds every refresh_token grant this many milliseconds before handling it,
+   * so that a test can kill a client in the middle of a refresh. The refresh
+   * is handled even when the client has gone by then, as a server that
+   * received it would.
+   */
+  refreshDelayMs?: number;
+  /**
+   * Whether a refresh issues a new refresh token and retires the old one
+   * (default true). oidc-provider then treats a retired token used again as
+   * stolen and revokes its grant.
+   */
+  rotateRefreshTokens?: boolean;
+  /**
+   * The issuer to announce instead of the server's own address: the address
+   * of a proxy in front of it, which clients then use for every request.
+   */
+  issuer?: string;
+  /**
    * Known accounts by login name. When absent, any login name is accepted with
    * any password. When present, only these logins work, and a `password`, when
    * set, must match.
@@ -88,6 +106,8 @@ export interface RecordedRequest {
 export interface DevServer {
   /** Issuer identifier, e.g. `http://127.0.0.1:PORT` (no trailing slash). */
   issuer: string;
+  /** Where the server listens, e.g. `http://127.0.0.1:PORT`; the issuer unless one was given. */
+  url: string;
   /** ID of the registered public client. */
   clientId: string;
   /** Every request, in arrival order. */
@@ -413,7 +433,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     });
   });
   const { port } = server.address() as AddressInfo;
-  const issuer = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const issuer = options.issuer?.replace(/\/+$/, "") ?? url;
 
   const findAccount = (_ctx: unknown, sub: string) => {
     const account = lookupAccount(accounts, sub);
@@ -463,7 +484,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         scopes: Set<string>;
       },
     ) => client.grantTypeAllowed("refresh_token") && source.scopes.has("offline_access"),
-    rotateRefreshToken: () => true,
+    rotateRefreshToken: () => options.rotateRefreshTokens ?? true,
     ttl: {
       AccessToken: accessTokenTtl,
       IdToken: accessTokenTtl,
@@ -559,6 +580,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         }
       }
 
+      if (options.refreshDelayMs && ctx.path === ROUTES.token && grantType === "refresh_token") {
+        await new Promise((resolve) => setTimeout(resolve, options.refreshDelayMs));
+      }
+
       await next();
 
       if (ctx.path === ROUTES.deviceAuthorization && ctx.status === 200 && isRecord(ctx.body)) {
@@ -585,6 +610,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   let closing: Promise<void> | undefined;
   return {
     issuer,
+    url,
     clientId,
     requests,
     polls: (deviceCode) =>

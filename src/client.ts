@@ -57,7 +57,31 @@ const METADATA_TTL_MS = 24 * 60 * 60 * 1000;
 /** How long an access token must still live to be returned from the cache, by default. */
 export const DEFAULT_MIN_TTL_SECONDS = 300;
 
-/** The options of {@linkcode DeviceFlowClient}. */
+/**
+ * The options of {@linkcode DeviceFlowClient}.
+ *
+ * @example Options for Entra ID, with a cache file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   DeviceFlowClient,
+ *   type DeviceFlowClientOptions,
+ *   TokenCache,
+ * } from "@deviceflow/deviceflow";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: DeviceFlowClientOptions = {
+ *   authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+ *   clientId: "00000000-0000-0000-0000-000000000000",
+ *   cache: await TokenCache.open(`${dir}/cache.db`),
+ *   requestTimeout: 10_000,
+ * };
+ * const client = new DeviceFlowClient(options);
+ * assert.equal(client.provider, "entra"); // guessed from the host
+ * client.cache.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface DeviceFlowClientOptions {
   /** The application (client) ID registered with the server. */
   clientId: string;
@@ -98,7 +122,39 @@ export interface DeviceFlowClientOptions {
   leaseTtl?: number;
 }
 
-/** The options of {@linkcode DeviceFlowClient.initiateDeviceFlow}. */
+/**
+ * The options of {@linkcode DeviceFlowClient.initiateDeviceFlow}.
+ *
+ * @example Ask for a code for some scopes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, type InitiateOptions } from "@deviceflow/deviceflow";
+ *
+ * const requests: string[] = [];
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   defaultScopes: false,
+ *   // A stand-in server that records the form it was sent.
+ *   fetch: async (_input, init) => {
+ *     requests.push(String(init?.body));
+ *     return Response.json({
+ *       device_code: "d",
+ *       user_code: "WDJB-MJHT",
+ *       verification_uri: "https://id.example.com/device",
+ *       expires_in: 600,
+ *     });
+ *   },
+ * });
+ * const options: InitiateOptions = { scopes: ["read:org", "repo"], signal: AbortSignal.timeout(30_000) };
+ * const code = await client.initiateDeviceFlow(options);
+ * assert.equal(code.userCode, "WDJB-MJHT");
+ * assert.match(requests[0]!, /scope=read%3Aorg\+repo/);
+ * ```
+ */
 export interface InitiateOptions {
   /** The scopes to request. Items may hold several space-separated scopes. */
   scopes?: readonly string[];
@@ -106,7 +162,48 @@ export interface InitiateOptions {
   signal?: AbortSignal;
 }
 
-/** The options of {@linkcode DeviceFlowClient.acquireTokenByDeviceFlow}. */
+/**
+ * The options of {@linkcode DeviceFlowClient.acquireTokenByDeviceFlow}.
+ *
+ * @example Poll with a time limit and progress
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, type PollOptions } from "@deviceflow/deviceflow";
+ *
+ * let polls = 0;
+ * // A stand-in server: pending at the first poll, approved at the second.
+ * const server: typeof fetch = (input) => {
+ *   if (String(input).endsWith("/device")) {
+ *     return Promise.resolve(Response.json({
+ *       device_code: "d",
+ *       user_code: "U",
+ *       verification_uri: "https://id.example.com/d",
+ *       expires_in: 600,
+ *     }));
+ *   }
+ *   return Promise.resolve(
+ *     ++polls === 1
+ *       ? Response.json({ error: "authorization_pending" }, { status: 400 })
+ *       : Response.json({ access_token: "t", token_type: "Bearer", expires_in: 3600 }),
+ *   );
+ * };
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   fetch: server,
+ *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
+ * });
+ * const events: string[] = [];
+ * const options: PollOptions = { timeout: 900, onPending: (event) => events.push(event.type) };
+ * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
+ * const result = await client.acquireTokenByDeviceFlow(code, options);
+ * assert.equal(result.accessToken, "t");
+ * assert.deepEqual(events, ["pending"]);
+ * ```
+ */
 export interface PollOptions {
   /** Cancels polling at once, even mid-wait. */
   signal?: AbortSignal;
@@ -116,7 +213,30 @@ export interface PollOptions {
   onPending?: (event: PollEvent) => void;
 }
 
-/** The options of {@linkcode DeviceFlowClient.acquireTokenSilent}. */
+/**
+ * The options of {@linkcode DeviceFlowClient.acquireTokenSilent}.
+ *
+ * @example A token that lives at least ten more minutes, or an error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   DeviceFlowClient,
+ *   InteractionRequiredError,
+ *   type SilentOptions,
+ * } from "@deviceflow/deviceflow";
+ *
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ * });
+ * const options: SilentOptions = { scopes: ["api"], minTtl: 600 };
+ * // Never prompts: with nothing cached, it says a sign-in is needed.
+ * await assert.rejects(client.acquireTokenSilent(options), InteractionRequiredError);
+ * ```
+ */
 export interface SilentOptions {
   /** The scopes the token must cover; none means "what the last sign-in asked for". */
   scopes?: readonly string[];
@@ -132,7 +252,48 @@ export interface SilentOptions {
   signal?: AbortSignal;
 }
 
-/** The options of {@linkcode DeviceFlowClient.acquireToken}. */
+/**
+ * The options of {@linkcode DeviceFlowClient.acquireToken}.
+ *
+ * @example Silently when possible, else with a device code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AcquireOptions, DeviceFlowClient } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in for the authorization server, so that the example runs anywhere.
+ * const server: typeof fetch = (input) =>
+ *   Promise.resolve(Response.json(
+ *     String(input).endsWith("/device")
+ *       ? {
+ *         device_code: "d",
+ *         user_code: "WDJB-MJHT",
+ *         verification_uri: "https://id.example.com/device",
+ *         expires_in: 600,
+ *       }
+ *       : { access_token: "token-1", token_type: "Bearer", expires_in: 3600 },
+ *   ));
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   fetch: server,
+ *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
+ * });
+ * const shown: string[] = [];
+ * const options: AcquireOptions = {
+ *   scopes: ["api"],
+ *   onDeviceCode: (code) => {
+ *     shown.push(code.userCode); // a program shows code.message on stderr
+ *   },
+ * };
+ * assert.equal((await client.acquireToken(options)).accessToken, "token-1");
+ * // The second time comes from the cache: no new code is shown.
+ * assert.equal((await client.acquireToken(options)).accessToken, "token-1");
+ * assert.deepEqual(shown, ["WDJB-MJHT"]);
+ * ```
+ */
 export interface AcquireOptions extends SilentOptions, PollOptions {
   /** Called with the code to show when a device code sign-in is needed. */
   onDeviceCode: (code: DeviceCode) => void | Promise<void>;
@@ -144,19 +305,43 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * A client of one authorization server, for one application.
  *
  * @example Sign in with a device code, then get tokens silently
- * ```ts ignore
- * import { DeviceFlowClient, TokenCache } from "./mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, TokenCache } from "@deviceflow/deviceflow";
  *
+ * // A stand-in for the authorization server, so that the example runs anywhere;
+ * // a real program passes no fetch and names its server's authority.
+ * const server: typeof fetch = (input) =>
+ *   Promise.resolve(Response.json(
+ *     String(input).endsWith("/device")
+ *       ? {
+ *         device_code: "d",
+ *         user_code: "WDJB-MJHT",
+ *         verification_uri: "https://id.example.com/device",
+ *         expires_in: 600,
+ *       }
+ *       : { access_token: "token-1", token_type: "Bearer", expires_in: 3600, refresh_token: "r" },
+ *   ));
+ * const dir = await Deno.makeTempDir();
  * const client = new DeviceFlowClient({
- *   authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com",
- *   clientId: "00000000-0000-0000-0000-000000000000",
- *   cache: await TokenCache.open(),
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   cache: await TokenCache.open(`${dir}/cache.db`),
+ *   fetch: server,
+ *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
  * });
  * const result = await client.acquireToken({
- *   scopes: ["User.Read"],
+ *   scopes: ["api"],
  *   onDeviceCode: (code) => console.error(code.message),
  * });
- * console.log(result.account.username);
+ * // Later, from the cache: no prompt and no request.
+ * const again = await client.acquireTokenSilent({ scopes: ["api"] });
+ * assert.equal(again.accessToken, result.accessToken);
+ * client.cache.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class DeviceFlowClient {
@@ -681,7 +866,7 @@ export class DeviceFlowClient {
       ? token
       : { ...token, refreshToken: refresh.secret };
     // The refresh token keeps the scopes of the sign-in, whatever this refresh asked for.
-    await this.#store(stored, scopes, refresh.scopes);
+    await this.#store(stored, scopes, refresh.scopes, account.signedInAt);
     return token;
   }
 
@@ -742,6 +927,8 @@ export class DeviceFlowClient {
     token: TokenResult,
     requestedScopes: readonly string[],
     signInScopes: readonly string[],
+    // A refresh is not a sign-in: the account keeps the time it signed in.
+    signedInAt?: number,
   ): Promise<void> {
     const now = this.#clock.now();
     const accessToken: Mutable<CachedAccessToken> = {
@@ -753,7 +940,11 @@ export class DeviceFlowClient {
     };
     if (token.expiresAt) accessToken.expiresAt = token.expiresAt.getTime();
     if (token.refreshAt) accessToken.refreshAt = token.refreshAt.getTime();
-    const account: CachedAccount = { ...token.account, provider: this.provider, signedInAt: now };
+    const account: CachedAccount = {
+      ...token.account,
+      provider: this.provider,
+      signedInAt: signedInAt ?? now,
+    };
     await this.cache.save({
       account,
       accessToken,

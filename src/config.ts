@@ -34,6 +34,8 @@ export interface Profile {
   readonly cache?: string;
   /** Whether to add the default OIDC scopes (default true). */
   readonly defaultScopes?: boolean;
+  /** Whether to encrypt the cache's secrets, as `--encrypt` does (default false). */
+  readonly encrypt?: boolean;
   /** The client secret, where the server requires one. */
   readonly clientSecret?: string;
 }
@@ -141,6 +143,7 @@ const KNOWN_KEYS: readonly string[] = [
   ...STRING_KEYS,
   "scopes",
   "defaultScopes",
+  "encrypt",
 ];
 
 function checkProfile(
@@ -202,6 +205,10 @@ function checkProfile(
       fail(`${key("defaultScopes")} must be true or false`);
     }
     profile.defaultScopes = value.defaultScopes;
+  }
+  if (value.encrypt !== undefined) {
+    if (typeof value.encrypt !== "boolean") fail(`${key("encrypt")} must be true or false`);
+    profile.encrypt = value.encrypt;
   }
   if (typeof profile.cache === "string") {
     if (profile.cache.startsWith("~")) {

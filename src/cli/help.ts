@@ -44,6 +44,9 @@ export const COMMON_HELP = `Common options:
                                                                   [DEVICEFLOW_CONNECT_TIMEOUT]
   --request-timeout SECONDS  Give up a request that has not been answered in full within
                            this long (default 30)                 [DEVICEFLOW_REQUEST_TIMEOUT]
+  --encrypt                Encrypt the tokens in the cache (AES-GCM); the key comes from
+                           DEVICEFLOW_CACHE_KEY, DEVICEFLOW_CACHE_KEY_FILE, or a 0600 key
+                           file made next to the cache
   -v, --verbose            Show each request's method, address, status and time on stderr
   -h, --help               Show this help
 `;

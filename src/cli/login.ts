@@ -224,6 +224,7 @@ async function waitForOther(
     const still = (await cache.getPending(found.authority, found.clientId))
       .some((p) => p.id === pending.id);
     if (!still) {
+      // Refreshes keep an account's sign-in time, so the newest is the one just signed in.
       const account = (await client.getAccounts())[0];
       if (account) return await client.acquireTokenSilent({ account, minTtl: 0 });
       break;

@@ -24,6 +24,7 @@ async function status(values: Values, io: CliIo): Promise<number> {
     const now = Date.now();
     const json = {
       cache: state.location,
+      encrypted: cache.encrypted,
       accounts: state.accounts.map((a) => ({
         ...accountJson(a),
         refreshToken: a.hasRefreshToken,
@@ -38,7 +39,7 @@ async function status(values: Values, io: CliIo): Promise<number> {
     if (values.json) {
       await io.stdout(JSON.stringify(json) + "\n");
     } else {
-      const lines = [`Cache: ${state.location}`];
+      const lines = [`Cache: ${state.location}${cache.encrypted ? " (encrypted)" : ""}`];
       if (json.accounts.length === 0) lines.push("Not signed in.");
       for (const a of json.accounts) {
         lines.push(`Account ${a.username} (${a.homeAccountId})`);
