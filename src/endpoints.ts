@@ -7,7 +7,7 @@
  */
 
 import { DeviceFlowError, InvalidResponseError, ServerError } from "./errors.ts";
-import { getJson, type HttpContext, type HttpResult } from "./http.ts";
+import { getJson, type HttpContext, type HttpResult, unavailable } from "./http.ts";
 import { parseErrorBody } from "./responses.ts";
 import type { Endpoints, Provider } from "./types.ts";
 
@@ -139,21 +139,20 @@ export async function discoverEndpoints(
   const urls = discoveryUrls(provider, authority);
   let last: HttpResult | undefined;
   for (const url of urls) {
-    const result = await getJson(ctx, url, signal);
-    const error = parseErrorBody(result);
+    // A GET changes nothing at the server: it gets one retry after a failure.
+    const result = await getJson(ctx, url, signal, {}, "idempotent");
+    if (result.status === 200) return endpointsFromMetadata(provider, authority, result);
+    // An unavailable server is not a server without metadata.
+    if (result.status >= 500 || result.status === 429) {
+      const error = parseErrorBody(result);
+      throw error ? new ServerError(error) : unavailable(result);
+    }
     // Entra answers an unknown tenant with an error body (AADSTS90002). A 404
     // means "not here", whatever its body says (Spring Boot's has an "error"):
     // the next URL may have the metadata.
+    const error = parseErrorBody(result);
     if (error && result.status >= 400 && result.status !== 404) throw new ServerError(error);
-    if (result.status === 200) return endpointsFromMetadata(provider, authority, result);
     last = result;
-  }
-  if (last && last.status >= 500) {
-    throw new ServerError({
-      error: "temporarily_unavailable",
-      errorDescription: `the metadata request failed with HTTP ${last.status}`,
-      status: last.status,
-    });
   }
   throw new DeviceFlowError(
     "no_device_endpoint",

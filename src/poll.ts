@@ -16,7 +16,7 @@ import {
   ServerError,
   TimeoutError,
 } from "./errors.ts";
-import { type HttpResult, retryAfter } from "./http.ts";
+import { type HttpResult, retryAfter, unavailable } from "./http.ts";
 import { intervalInErrorBody, parseErrorBody } from "./responses.ts";
 import type { Clock, DeviceCode, PollEvent } from "./types.ts";
 
@@ -68,6 +68,8 @@ export async function pollForToken(code: DeviceCode, ctx: PollContext): Promise<
       throw new ExpiredTokenError();
     }
     if (now + delay > timeoutAt) {
+      // The server failing all along is the news, not the time limit.
+      if (lastFailure) throw lastFailure;
       throw new TimeoutError(
         `The sign-in did not complete within the ${ctx.timeout} s time limit`,
       );
@@ -101,6 +103,8 @@ export async function pollForToken(code: DeviceCode, ctx: PollContext): Promise<
         interval += waitHint === undefined ? SLOW_DOWN_SECONDS : 0;
         delay = Math.max(interval * 1000, waitHint ?? 0);
         failures = 0;
+        // Not a failure that counts towards giving up, but the news if time runs out.
+        lastFailure = error ? new ServerError(error) : unavailable(result);
         report(ctx, {
           type: "retry",
           reason: "HTTP 429 Too Many Requests",
@@ -111,11 +115,7 @@ export async function pollForToken(code: DeviceCode, ctx: PollContext): Promise<
       }
       if (result.status >= 500 || error) {
         failures++;
-        const failure = error ? new ServerError(error) : new ServerError({
-          error: "temporarily_unavailable",
-          errorDescription: `the server answered HTTP ${result.status}`,
-          status: result.status,
-        });
+        const failure = error ? new ServerError(error) : unavailable(result);
         if (failures >= MAX_CONSECUTIVE_FAILURES) throw failure;
         lastFailure = failure;
         delay = waitHint === undefined

@@ -7,6 +7,7 @@
 
 import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
 import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
+import { isLoopback } from "../endpoints.ts";
 import { defaultCachePath, defaultConfigPath } from "../paths.ts";
 import type { Provider } from "../types.ts";
 
@@ -90,7 +91,41 @@ export function parseCommand(
   if (!allowPositionals && parsed.positionals.length) {
     throw new UsageError(`${command}: unexpected argument "${parsed.positionals[0]}"`);
   }
+  checkValues(parsed.values as Values);
   return { values: parsed.values as Values, positionals: parsed.positionals };
+}
+
+/** Options whose value may be empty (an empty request body). */
+const MAY_BE_EMPTY = new Set(["data"]);
+/** Options that take seconds, and whether 0 is allowed. */
+const SECONDS_OPTIONS: Readonly<Record<string, boolean>> = {
+  timeout: false,
+  "min-ttl": true,
+  "connect-timeout": false,
+  "request-timeout": false,
+};
+const URL_OPTIONS = ["authority", "device-endpoint", "token-endpoint", "revocation-endpoint"];
+
+/**
+ * Checks the values whose form does not depend on the command, as soon as
+ * they are parsed: a command that does not use an option still refuses a
+ * malformed value for it, rather than ignoring it.
+ */
+function checkValues(values: Values): void {
+  for (const [name, value] of Object.entries(values)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      // An empty value is a variable that was not set (--account "$ACCOUNT"), not a choice.
+      if (item === "" && !MAY_BE_EMPTY.has(name)) {
+        throw new UsageError(`--${name} must not be empty`);
+      }
+    }
+  }
+  for (const [name, allowZero] of Object.entries(SECONDS_OPTIONS)) {
+    if (values[name] !== undefined) seconds(values[name], `--${name}`, allowZero);
+  }
+  for (const name of URL_OPTIONS) {
+    if (typeof values[name] === "string") checkUrl(values[name], `--${name}`);
+  }
 }
 
 /** How to read the environment. */
@@ -270,19 +305,30 @@ export function explainSettings(
   const profile = selected.profile;
   const sources: Partial<Record<keyof ServerSettings, Source>> = {};
   const str = (name: string) => values[name] as string | undefined;
+  // A message names what the person wrote: the flag, the variable, or the profile's key.
+  const where = (source: Source | undefined, flag: string, variable: string, key: string) =>
+    source === "env"
+      ? variable
+      : source === "profile"
+      ? `"${key}" of profile "${selected.name}"`
+      : `--${flag}`;
   const [provider, providerFrom] = pick(
     str("provider"),
     variable(env, "DEVICEFLOW_PROVIDER"),
     profile.provider,
   );
+  const providerName = where(providerFrom, "provider", "DEVICEFLOW_PROVIDER", "provider");
   if (provider !== undefined && !PROVIDERS.includes(provider as Provider)) {
-    throw new UsageError(`--provider must be one of ${PROVIDERS.join(", ")}, not "${provider}"`);
+    throw new UsageError(
+      `${providerName} must be one of ${PROVIDERS.join(", ")}, not "${provider}"`,
+    );
   }
   let [authority, authorityFrom] = pick(
     str("authority"),
     variable(env, "DEVICEFLOW_AUTHORITY"),
     profile.authority,
   );
+  const authorityName = where(authorityFrom, "authority", "DEVICEFLOW_AUTHORITY", "authority");
   let [tenant, tenantFrom] = pick(
     str("tenant"),
     variable(env, "DEVICEFLOW_TENANT"),
@@ -296,16 +342,19 @@ export function explainSettings(
     tenant = tenantFrom = undefined;
   }
   if (tenant !== undefined) {
+    const tenantName = where(tenantFrom, "tenant", "DEVICEFLOW_TENANT", "tenant");
     if (!/^[A-Za-z0-9.-]+$/.test(tenant)) {
       throw new UsageError(
-        `--tenant must be a tenant ID, domain, organizations, common or consumers`,
+        `${tenantName} must be a tenant ID, domain, organizations, common or consumers, not "${tenant}"`,
       );
     }
     if (provider !== undefined && provider !== "entra") {
-      throw new UsageError(`--tenant applies only to --provider entra`);
+      throw new UsageError(
+        `${tenantName} applies only to the provider entra, and ${providerName} is "${provider}"`,
+      );
     }
     // --tenant picks the tenant on the given Entra host (a sovereign cloud), or the public one.
-    const origin = authority ? safeOrigin(authority, "--authority") : ENTRA_DEFAULT_HOST;
+    const origin = authority ? safeOrigin(authority, authorityName) : ENTRA_DEFAULT_HOST;
     authority = `${origin}/${tenant}`;
     authorityFrom = tenantFrom;
   }
@@ -325,7 +374,7 @@ export function explainSettings(
     ? "profile"
     : "default";
   if (authority) {
-    settings.authority = checkUrl(authority, "--authority");
+    settings.authority = checkUrl(authority, authorityName);
     sources.authority = authorityFrom!;
   }
   const [clientId, clientIdFrom] = pick(
@@ -334,7 +383,11 @@ export function explainSettings(
     profile.clientId,
   );
   if (clientId !== undefined) {
-    if (!clientId.trim()) throw new UsageError("--client-id must not be empty");
+    if (!clientId.trim()) {
+      throw new UsageError(
+        `${where(clientIdFrom, "client-id", "DEVICEFLOW_CLIENT_ID", "clientId")} must not be empty`,
+      );
+    }
     settings.clientId = clientId;
     sources.clientId = clientIdFrom!;
   }
@@ -360,8 +413,14 @@ export function explainSettings(
     if (device) settings.deviceEndpoint = checkUrl(device, "--device-endpoint");
     if (token) settings.tokenEndpoint = checkUrl(token, "--token-endpoint");
   } else if (profile.deviceEndpoint && profile.tokenEndpoint) {
-    settings.deviceEndpoint = profile.deviceEndpoint;
-    settings.tokenEndpoint = profile.tokenEndpoint;
+    settings.deviceEndpoint = checkUrl(
+      profile.deviceEndpoint,
+      where("profile", "", "", "deviceEndpoint"),
+    );
+    settings.tokenEndpoint = checkUrl(
+      profile.tokenEndpoint,
+      where("profile", "", "", "tokenEndpoint"),
+    );
   }
   const endpointsFrom = device !== undefined ? "flag" : "profile";
   if (settings.deviceEndpoint) sources.deviceEndpoint = endpointsFrom;
@@ -372,7 +431,10 @@ export function explainSettings(
     profile.revocationEndpoint,
   );
   if (revocation) {
-    settings.revocationEndpoint = checkUrl(revocation, "--revocation-endpoint");
+    settings.revocationEndpoint = checkUrl(
+      revocation,
+      where(revocationFrom, "revocation-endpoint", "", "revocationEndpoint"),
+    );
     sources.revocationEndpoint = revocationFrom!;
   }
   return { settings, sources };
@@ -398,6 +460,13 @@ export function cacheLocation(
     variable(env, "DEVICEFLOW_CACHE"),
     selected.profile.cache,
   );
+  if (location === "") {
+    throw new UsageError(
+      `${
+        source === "profile" ? `"cache" of profile "${selected.name}"` : "--cache"
+      } must not be empty`,
+    );
+  }
   if (location !== undefined) return { location, source: source! };
   return { location: defaultCachePath(), source: "default" };
 }
@@ -434,10 +503,15 @@ function checkUrl(value: string, name: string): string {
   } catch {
     throw new UsageError(`${name} must be an absolute URL, not "${value}"`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`${name} must be an https URL, not "${value}"`);
+  if (url.protocol === "https:") return value;
+  // The rule the client applies: credentials go over plain http only to this machine.
+  if (url.protocol === "http:") {
+    if (isLoopback(url.hostname)) return value;
+    throw new UsageError(
+      `${name} must use https (plain http only on loopback addresses), not "${value}"`,
+    );
   }
-  return value;
+  throw new UsageError(`${name} must be an https URL, not "${value}"`);
 }
 
 /**
