@@ -873,7 +873,7 @@ const FETCH_CASES: Case[] = [
     name: "connection refused",
     fault: "refused",
     exit: 5,
-    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: `),
+    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: connection refused$`),
     requests: 0,
   },
   {
@@ -888,6 +888,13 @@ const FETCH_CASES: Case[] = [
     fault: { fault: "reset" },
     exit: 5,
     line: new RegExp(`^deviceflow: The answer of ${HOST} was cut short: `),
+    requests: 1,
+  },
+  {
+    name: "no answer: the connect timeout",
+    fault: { fault: "hang" },
+    exit: 5,
+    line: new RegExp(`^deviceflow: ${HOST} did not answer within 1 s \\(the connect timeout\\)$`),
     requests: 1,
   },
   {

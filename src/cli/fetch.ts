@@ -6,9 +6,10 @@
 
 import { bearerError, fetchWithToken, type TokenSource } from "../api_fetch.ts";
 import { secureUrl } from "../endpoints.ts";
+import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../http.ts";
 import { CancelledError, NetworkError } from "../errors.ts";
 import { UsageError, type Values } from "./args.ts";
-import { type Command, verboseFetch } from "./common.ts";
+import { type Command, requestTimeouts, verboseFetch } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { type CliIo, EXIT } from "./io.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
@@ -59,9 +60,17 @@ async function fetchCommand(values: Values, io: CliIo, positionals: string[]): P
           (reason === "initial" && values["force-refresh"] === true),
         ...(claims ? { claims } : {}),
       });
-    const fetchImpl = values.verbose
-      ? verboseFetch(io)
-      : (io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)));
+    const limits = requestTimeouts(values, io.env);
+    const fetchImpl = withTimeouts(
+      values.verbose
+        ? verboseFetch(io)
+        : (io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))),
+      {
+        connectTimeout: limits.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        // An API may stream a large download: only --request-timeout limits the whole answer.
+        requestTimeout: limits.requestTimeout ?? Infinity,
+      },
+    );
     let response: Response;
     try {
       response = await fetchWithToken(request.url, {
@@ -175,7 +184,8 @@ async function copyBody(response: Response, url: URL, io: CliIo): Promise<void> 
     }
   } catch (error) {
     if (io.signal?.aborted) throw new CancelledError(undefined, { cause: error });
-    throw new NetworkError(`The answer of ${url.host} was cut short: ${firstLine(error)}`, {
+    if (error instanceof NetworkError) throw error;
+    throw new NetworkError(`The answer of ${url.host} was cut short: ${transportReason(error)}`, {
       cause: error,
     });
   }
@@ -191,7 +201,9 @@ function describeStatus(response: Response, url: URL): string {
     } catch {
       // Shown as sent.
     }
-    return `fetch: ${url.host} answered ${status}: the redirect to ${target} was not followed, so that the token is not sent to another origin`;
+    return target === url.origin
+      ? `fetch: ${url.host} answered ${status}: too many redirects`
+      : `fetch: ${url.host} answered ${status}: the redirect to ${target} was not followed, so that the token is not sent to another origin`;
   }
   const bearer = response.status === 401 || response.status === 403
     ? bearerError(response)
@@ -206,14 +218,11 @@ function transportError(error: unknown, url: URL, io: CliIo): unknown {
   if (io.signal?.aborted) return new CancelledError(undefined, { cause: error });
   // fetch itself throws TypeError when the host cannot be reached.
   if (error instanceof TypeError) {
-    return new NetworkError(`Cannot reach ${url.host}: ${firstLine(error)}`, { cause: error });
+    return new NetworkError(`Cannot reach ${url.host}: ${transportReason(error)}`, {
+      cause: error,
+    });
   }
   return error;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/^error sending request(?: for url \([^)]*\))?:\s*/i, "").split("\n")[0]!;
 }
 
 /** `deviceflow fetch`. */
