@@ -5,9 +5,12 @@
  * text and exit codes.
  *
  * @example Run it from a Deno program
- * ```ts ignore
- * import { main } from "./cli.ts";
- * const code = await main(["token", "--no-interactive"]);
+ * ```ts
+ * import { main } from "@deviceflow/deviceflow/cli";
+ *
+ * // Prints "deviceflow <version>" on this process's stdout.
+ * const code = await main(["--version"]);
+ * if (code !== 0) throw new Error(`deviceflow exited ${code}`);
  * ```
  *
  * @module
@@ -69,6 +72,25 @@ ${EXIT_HELP}`;
  * @param args The command-line arguments.
  * @param io Where to read and write (default: the process's).
  * @returns The exit code.
+ *
+ * @example Get a token for a program, or learn that a sign-in is needed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT, main } from "@deviceflow/deviceflow/cli";
+ *
+ * let token = "";
+ * const code = await main(["token", "--cache", ":memory:", "--no-interactive"], {
+ *   stdout: (text) => {
+ *     token += text;
+ *   },
+ *   stderr: (text) => console.error(text.trimEnd()),
+ *   env: () => undefined,
+ *   stderrIsTerminal: false,
+ * });
+ * // Nothing is in this cache: "deviceflow login" first.
+ * assert.equal(code, EXIT.signInNeeded);
+ * assert.equal(token, "");
+ * ```
  */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = args;

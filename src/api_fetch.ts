@@ -12,7 +12,51 @@ import { secureUrl } from "./endpoints.ts";
 import { decodeBase64Url } from "./jwt.ts";
 import type { Account, DeviceCode, TokenResult } from "./types.ts";
 
-/** The `init` of {@linkcode DeviceFlowClient.fetch}: a `RequestInit` plus which token to send. */
+/**
+ * The `init` of {@linkcode DeviceFlowClient.fetch}: a `RequestInit` plus which token to send.
+ *
+ * @example Call an API with a token, signing in when none can be had silently
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ApiFetchInit, DeviceFlowClient } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in for the authorization server and the API, so that the example runs anywhere.
+ * const server: typeof fetch = (input, init) => {
+ *   const url = String(input instanceof Request ? input.url : input);
+ *   if (url.endsWith("/device")) {
+ *     return Promise.resolve(Response.json({
+ *       device_code: "d",
+ *       user_code: "WDJB-MJHT",
+ *       verification_uri: "https://id.example.com/device",
+ *       expires_in: 600,
+ *     }));
+ *   }
+ *   if (url.endsWith("/token")) {
+ *     return Promise.resolve(
+ *       Response.json({ access_token: "token-1", token_type: "Bearer", expires_in: 3600 }),
+ *     );
+ *   }
+ *   return Promise.resolve(Response.json({ authorization: new Headers(init?.headers).get("authorization") }));
+ * };
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   fetch: server,
+ *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
+ * });
+ * const init: ApiFetchInit = {
+ *   scopes: ["api"],
+ *   headers: { accept: "application/json" },
+ *   // Without onDeviceCode, fetch never signs in: it throws InteractionRequiredError.
+ *   onDeviceCode: (code) => console.error(code.message),
+ * };
+ * const response = await client.fetch("https://api.example.com/me", init);
+ * assert.deepEqual(await response.json(), { authorization: "Bearer token-1" });
+ * ```
+ */
 export interface ApiFetchInit extends RequestInit {
   /** The scopes the token must cover; none means "what the last sign-in asked for". */
   scopes?: readonly string[];
@@ -51,7 +95,21 @@ export interface FetchWithTokenOptions {
   fetch?: typeof fetch;
 }
 
-/** One challenge of a `WWW-Authenticate` header (RFC 9110 section 11.6.1). */
+/**
+ * One challenge of a `WWW-Authenticate` header (RFC 9110 section 11.6.1).
+ *
+ * @example The challenges of a 401
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AuthChallenge, parseWwwAuthenticate } from "@deviceflow/deviceflow";
+ *
+ * const challenges: AuthChallenge[] = parseWwwAuthenticate(
+ *   'Bearer realm="api", error="invalid_token", Basic realm="legacy"',
+ * );
+ * assert.deepEqual(challenges.map((c) => c.scheme), ["Bearer", "Basic"]);
+ * assert.equal(challenges[0]?.params.error, "invalid_token");
+ * ```
+ */
 export interface AuthChallenge {
   /** The scheme, as sent (compare it case-insensitively). */
   readonly scheme: string;
@@ -204,6 +262,18 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
  *
  * @param value The `claims` parameter.
  * @returns The JSON text, or `undefined` when it is not a JSON object.
+ *
+ * @example The claims an API asks for
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeClaimsChallenge, parseWwwAuthenticate } from "@deviceflow/deviceflow";
+ *
+ * const claims = btoa('{"access_token":{"acrs":{"essential":true,"value":"c1"}}}');
+ * const [bearer] = parseWwwAuthenticate(`Bearer error="insufficient_claims", claims="${claims}"`);
+ * const json = decodeClaimsChallenge(bearer!.params.claims!);
+ * assert.deepEqual(JSON.parse(json!), { access_token: { acrs: { essential: true, value: "c1" } } });
+ * assert.equal(decodeClaimsChallenge("not base64 JSON"), undefined);
+ * ```
  */
 export function decodeClaimsChallenge(value: string): string | undefined {
   const text = value.trim().startsWith("{") ? value.trim() : decodeBase64Url(value.trim());

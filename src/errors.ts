@@ -9,7 +9,30 @@
 import { adviceFor } from "./aadsts.ts";
 import { redact } from "./redact.ts";
 
-/** The stable codes of {@linkcode DeviceFlowError}, one per condition a caller may handle. */
+/**
+ * The stable codes of {@linkcode DeviceFlowError}, one per condition a caller may handle.
+ *
+ * @example Map the codes to exit codes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DeviceFlowErrorCode, ExpiredTokenError } from "@deviceflow/deviceflow";
+ *
+ * function exitCode(code: DeviceFlowErrorCode): number {
+ *   switch (code) {
+ *     case "interaction_required":
+ *       return 3;
+ *     case "authorization_declined":
+ *     case "expired_token":
+ *       return 4;
+ *     case "network":
+ *       return 5;
+ *     default:
+ *       return 1;
+ *   }
+ * }
+ * assert.equal(exitCode(new ExpiredTokenError().code), 4);
+ * ```
+ */
 export type DeviceFlowErrorCode =
   | "server_error"
   | "authorization_declined"
@@ -28,7 +51,7 @@ export type DeviceFlowErrorCode =
  *
  * @example Branch on the code, not on the message
  * ```ts
- * import { DeviceFlowError } from "./errors.ts";
+ * import { DeviceFlowError } from "@deviceflow/deviceflow";
  * const err: unknown = new DeviceFlowError("cancelled", "Sign-in was cancelled");
  * if (err instanceof DeviceFlowError && err.code === "cancelled") {
  *   // the person pressed Ctrl-C
@@ -53,7 +76,26 @@ export class DeviceFlowError extends Error {
   }
 }
 
-/** The fields an OAuth server (or Entra ID) may put in an error body. */
+/**
+ * The fields an OAuth server (or Entra ID) may put in an error body.
+ *
+ * @example Advice for an Entra error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ServerError, type ServerErrorDetails } from "@deviceflow/deviceflow";
+ *
+ * const details: ServerErrorDetails = {
+ *   error: "invalid_client",
+ *   errorDescription: "AADSTS7000218: The request body must contain client_assertion or client_secret",
+ *   errorCodes: [7000218],
+ *   status: 401,
+ * };
+ * const error = new ServerError(details);
+ * assert.equal(error.errorCodes[0], 7000218);
+ * assert.match(error.message, /^The server returned invalid_client \(HTTP 401\)/);
+ * assert.ok(error.advice);
+ * ```
+ */
 export interface ServerErrorDetails {
   /** The OAuth `error` value, such as `invalid_client`. */
   error: string;
@@ -81,9 +123,10 @@ export interface ServerErrorDetails {
  *
  * @example
  * ```ts
- * import { ServerError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { ServerError } from "@deviceflow/deviceflow";
  * const err = new ServerError({ error: "invalid_client", status: 401 });
- * console.assert(err.code === "server_error" && err.error === "invalid_client");
+ * assert.ok(err.code === "server_error" && err.error === "invalid_client");
  * ```
  */
 export class ServerError extends DeviceFlowError {
@@ -141,7 +184,31 @@ function describe(details: ServerErrorDetails, advice: string | undefined): stri
   return message;
 }
 
-/** The person declined the sign-in (`access_denied`, Entra's `authorization_declined`). */
+/**
+ * The person declined the sign-in (`access_denied`, Entra's `authorization_declined`).
+ *
+ * @example Tell a refusal from a failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AuthorizationDeclinedError, DeviceFlowClient } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in server: the person declines at the first poll.
+ * const server: typeof fetch = (input) =>
+ *   Promise.resolve(
+ *     String(input).endsWith("/device")
+ *       ? Response.json({ device_code: "d", user_code: "U", verification_uri: "https://id.example.com/d", expires_in: 600 })
+ *       : Response.json({ error: "access_denied" }, { status: 400 }),
+ *   );
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ *   fetch: server,
+ *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
+ * });
+ * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
+ * await assert.rejects(client.acquireTokenByDeviceFlow(code), AuthorizationDeclinedError);
+ * ```
+ */
 export class AuthorizationDeclinedError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -153,7 +220,30 @@ export class AuthorizationDeclinedError extends DeviceFlowError {
   }
 }
 
-/** The device code expired before the person finished signing in. */
+/**
+ * The device code expired before the person finished signing in.
+ *
+ * @example Start again with a new code when one expires
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, ExpiredTokenError } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in server whose codes live one second, less than the 5 s between polls.
+ * const server: typeof fetch = () =>
+ *   Promise.resolve(
+ *     Response.json({ device_code: "d", user_code: "U", verification_uri: "https://id.example.com/d", expires_in: 1 }),
+ *   );
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ *   fetch: server,
+ * });
+ * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
+ * const error = await client.acquireTokenByDeviceFlow(code).catch((e) => e);
+ * assert.ok(error instanceof ExpiredTokenError);
+ * assert.equal(error.code, "expired_token");
+ * ```
+ */
 export class ExpiredTokenError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -165,7 +255,29 @@ export class ExpiredTokenError extends DeviceFlowError {
   }
 }
 
-/** The caller's own time limit ran out before the sign-in completed. */
+/**
+ * The caller's own time limit ran out before the sign-in completed.
+ *
+ * @example Give the person at most a few minutes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, TimeoutError } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in server whose codes would live ten minutes.
+ * const server: typeof fetch = () =>
+ *   Promise.resolve(
+ *     Response.json({ device_code: "d", user_code: "U", verification_uri: "https://id.example.com/d", expires_in: 600 }),
+ *   );
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ *   fetch: server,
+ * });
+ * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
+ * // A limit shorter than the interval: no poll fits in it.
+ * await assert.rejects(client.acquireTokenByDeviceFlow(code, { timeout: 1 }), TimeoutError);
+ * ```
+ */
 export class TimeoutError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -177,7 +289,42 @@ export class TimeoutError extends DeviceFlowError {
   }
 }
 
-/** The operation was cancelled through its `AbortSignal`. */
+/**
+ * The operation was cancelled through its `AbortSignal`.
+ *
+ * @example Stop polling on Ctrl-C
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CancelledError, DeviceFlowClient } from "@deviceflow/deviceflow";
+ *
+ * // A stand-in server: the person never finishes signing in.
+ * const server: typeof fetch = (input) =>
+ *   Promise.resolve(
+ *     String(input).endsWith("/device")
+ *       ? Response.json({
+ *         device_code: "d",
+ *         user_code: "U",
+ *         verification_uri: "https://id.example.com/d",
+ *         expires_in: 600,
+ *       })
+ *       : Response.json({ error: "authorization_pending" }, { status: 400 }),
+ *   );
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: {
+ *     deviceAuthorization: "https://id.example.com/device",
+ *     token: "https://id.example.com/token",
+ *   },
+ *   fetch: server,
+ * });
+ * const controller = new AbortController();
+ * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
+ * const polling = client.acquireTokenByDeviceFlow(code, { signal: controller.signal });
+ * // As Deno.addSignalListener("SIGINT", () => controller.abort()) would on Ctrl-C:
+ * controller.abort();
+ * await assert.rejects(polling, CancelledError);
+ * ```
+ */
 export class CancelledError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -190,7 +337,25 @@ export class CancelledError extends DeviceFlowError {
   }
 }
 
-/** The server could not be reached, or stopped answering, after the retries the policy allows. */
+/**
+ * The server could not be reached, or stopped answering, after the retries the policy allows.
+ *
+ * @example A server that cannot be reached
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, NetworkError } from "@deviceflow/deviceflow";
+ *
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ *   // A stand-in for a network that refuses every connection.
+ *   fetch: () => Promise.reject(new TypeError("error sending request: connection refused")),
+ * });
+ * const error = await client.initiateDeviceFlow({ scopes: ["api"] }).catch((e) => e);
+ * assert.ok(error instanceof NetworkError);
+ * assert.match(error.message, /^Cannot reach id\.example\.com/);
+ * ```
+ */
 export class NetworkError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -203,7 +368,26 @@ export class NetworkError extends DeviceFlowError {
   }
 }
 
-/** The server answered with something that is not a valid response; the message names the field. */
+/**
+ * The server answered with something that is not a valid response; the message names the field.
+ *
+ * @example A response that breaks the protocol names the field
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, InvalidResponseError } from "@deviceflow/deviceflow";
+ *
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ *   // A stand-in server that forgets the user code.
+ *   fetch: () =>
+ *     Promise.resolve(Response.json({ device_code: "d", verification_uri: "https://id.example.com/d", expires_in: 600 })),
+ * });
+ * const error = await client.initiateDeviceFlow({ scopes: ["api"] }).catch((e) => e);
+ * assert.ok(error instanceof InvalidResponseError);
+ * assert.match(error.message, /user_code/);
+ * ```
+ */
 export class InvalidResponseError extends DeviceFlowError {
   /**
    * Creates the error.
@@ -220,6 +404,21 @@ export class InvalidResponseError extends DeviceFlowError {
  * A token cannot be had silently: the person must sign in again (no cached
  * account, a refresh token the server refused, or an interaction-required
  * signal from the server).
+ *
+ * @example Fall back to a sign-in when no token can be had silently
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeviceFlowClient, InteractionRequiredError } from "@deviceflow/deviceflow";
+ *
+ * const client = new DeviceFlowClient({
+ *   clientId: "my-app",
+ *   endpoints: { deviceAuthorization: "https://id.example.com/device", token: "https://id.example.com/token" },
+ * });
+ * // Nobody has signed in yet: the cache has no account.
+ * const error = await client.acquireTokenSilent({ scopes: ["api"] }).catch((e) => e);
+ * assert.ok(error instanceof InteractionRequiredError);
+ * // Here a program would call client.acquireToken({ scopes, onDeviceCode }) instead.
+ * ```
  */
 export class InteractionRequiredError extends DeviceFlowError {
   /** The server's error, when a server said so. */
@@ -236,7 +435,22 @@ export class InteractionRequiredError extends DeviceFlowError {
   }
 }
 
-/** The token cache cannot be opened, read or written. */
+/**
+ * The token cache cannot be opened, read or written.
+ *
+ * @example A cache that cannot be opened
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CacheError, TokenCache } from "@deviceflow/deviceflow";
+ *
+ * // A directory is no cache file.
+ * const dir = await Deno.makeTempDir();
+ * const error = await TokenCache.open(dir).catch((e) => e);
+ * assert.ok(error instanceof CacheError);
+ * assert.equal(error.code, "cache");
+ * await Deno.remove(dir);
+ * ```
+ */
 export class CacheError extends DeviceFlowError {
   /**
    * Creates the error.

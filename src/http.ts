@@ -348,7 +348,7 @@ async function send(
   signal: AbortSignal | undefined,
   allowRedirects: boolean,
 ): Promise<HttpResult> {
-  signal?.throwIfAborted?.();
+  if (signal?.aborted) throw new CancelledError(undefined, { cause: signal.reason });
   const host = new URL(url).host;
   const headers = {
     accept: "application/json",

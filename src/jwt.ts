@@ -7,7 +7,21 @@
  * @module
  */
 
-/** The decoded header and claims of a JWT. */
+/**
+ * The decoded header and claims of a JWT.
+ *
+ * @example Read who an ID token names
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DecodedJwt, decodeJwt } from "@deviceflow/deviceflow";
+ *
+ * const part = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "");
+ * const idToken = `${part({ alg: "RS256" })}.${part({ sub: "alice", name: "Alice" })}.c2ln`;
+ * const decoded: DecodedJwt | undefined = decodeJwt(idToken);
+ * assert.equal(decoded?.header.alg, "RS256");
+ * assert.equal(decoded?.claims.name, "Alice");
+ * ```
+ */
 export interface DecodedJwt {
   /** The JOSE header. */
   readonly header: Readonly<Record<string, unknown>>;
@@ -21,6 +35,17 @@ export interface DecodedJwt {
  * @param token A compact JWS.
  * @returns The header and claims, or `undefined` when the token is not a JWT
  * (an opaque token, a JWE, or garbage).
+ *
+ * @example Tell a JWT from an opaque token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeJwt } from "@deviceflow/deviceflow";
+ *
+ * const part = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "");
+ * const jwt = `${part({ alg: "none" })}.${part({ exp: 1_900_000_000 })}.`;
+ * assert.equal(decodeJwt(jwt)?.claims.exp, 1_900_000_000);
+ * assert.equal(decodeJwt("gho_16C7e42F292c6912E7710c838347Ae178B4a"), undefined);
+ * ```
  */
 export function decodeJwt(token: string): DecodedJwt | undefined {
   const parts = token.split(".");
@@ -54,9 +79,10 @@ export function decodeBase64Url(value: string): string | undefined {
   try {
     const base64 = value.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
     const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-    return new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
-    );
+    // A plain loop: Uint8Array.from with a mapping function takes ~90 ms for 1 MiB.
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return undefined;
   }

@@ -17,6 +17,14 @@ function processEnv(name: string): string | undefined {
   }
 }
 
+function envReadable(name: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+  } catch {
+    return true;
+  }
+}
+
 function home(): string | undefined {
   return env("HOME") ?? env("USERPROFILE");
 }
@@ -89,11 +97,19 @@ export function defaultConfigPath(
  * The default token cache file.
  *
  * @returns The path.
+ * @throws {Deno.errors.NotCapable} When Deno may not read the variable that names the directory.
  * @throws {TypeError} When no cache directory can be found (no HOME).
  */
 export function defaultCachePath(): string {
   const dir = userCacheDir();
   if (!dir) {
+    // HOME may well be set: without --allow-env it only looks unset.
+    const needed = Deno.build.os === "windows" ? "LOCALAPPDATA" : "HOME";
+    if (!envReadable(needed)) {
+      throw new Deno.errors.NotCapable(
+        `Requires env access to "${needed}", run again with the --allow-env flag`,
+      );
+    }
     throw new TypeError(
       "Cannot find a cache directory (HOME is not set); pass --cache PATH or set DEVICEFLOW_CACHE",
     );

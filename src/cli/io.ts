@@ -4,7 +4,23 @@
  * @module
  */
 
-/** The documented exit codes. */
+/**
+ * The documented exit codes.
+ *
+ * @example Tell "sign in first" from a failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT, main } from "@deviceflow/deviceflow/cli";
+ *
+ * const code = await main(["token", "--cache", ":memory:", "--no-interactive"], {
+ *   stdout: () => {},
+ *   stderr: () => {},
+ *   env: () => undefined,
+ *   stderrIsTerminal: false,
+ * });
+ * assert.equal(code, EXIT.signInNeeded); // nothing is cached: a sign-in is needed
+ * ```
+ */
 export const EXIT = {
   ok: 0,
   error: 1,
@@ -16,7 +32,31 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Where the CLI reads and writes; tests pass their own. */
+/**
+ * Where the CLI reads and writes; tests pass their own.
+ *
+ * @example Run a command with captured output
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CliIo, main } from "@deviceflow/deviceflow/cli";
+ *
+ * let stdout = "";
+ * let stderr = "";
+ * const io: CliIo = {
+ *   stdout: (text) => {
+ *     stdout += text;
+ *   },
+ *   stderr: (text) => {
+ *     stderr += text;
+ *   },
+ *   env: (name) => ({ DEVICEFLOW_CACHE: ":memory:" } as Record<string, string>)[name],
+ *   stderrIsTerminal: false,
+ * };
+ * assert.equal(await main(["accounts", "--json"], io), 0);
+ * assert.equal(stdout, "[]\n");
+ * assert.equal(stderr, "");
+ * ```
+ */
 export interface CliIo {
   /** Results. */
   stdout(text: string): void | Promise<void>;

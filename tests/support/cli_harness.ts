@@ -125,3 +125,36 @@ export async function tempCache(): Promise<{ path: string; cleanup: () => Promis
     cleanup: () => Deno.remove(dir, { recursive: true }).catch(() => {}),
   };
 }
+
+/**
+ * Waits for a spawned CLI's sign-in prompt on stderr, lets `approve` act on
+ * it, and collects the rest of the run. A process that ends without a prompt
+ * is returned as it ended.
+ *
+ * @param child A process with piped stdout and stderr.
+ * @param approve What to do with the prompt's address and code.
+ * @returns The exit code and output.
+ */
+export async function completeSignIn(
+  child: Deno.ChildProcess,
+  approve: (prompt: { address: string; code: string }) => Promise<void>,
+): Promise<CliRun> {
+  const stdout = new Response(child.stdout).text();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let stderr = "";
+  let prompt: { address: string; code: string } | undefined;
+  let ended = false;
+  while (!(prompt = findPrompt(stderr))) {
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      break;
+    }
+    stderr += value;
+  }
+  if (prompt) await approve(prompt);
+  if (!ended) {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
+  }
+  return { code: (await child.status).code, stdout: await stdout, stderr };
+}
