@@ -20,38 +20,39 @@ import { parseCommand, type Values } from "./src/cli/args.ts";
 import { type Command, report } from "./src/cli/common.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
 import { type CliIo, EXIT, interrupts, processIo } from "./src/cli/io.ts";
-import { command as accounts } from "./src/cli/accounts.ts";
-import { completionsCommand } from "./src/cli/completions.ts";
-import { command as config } from "./src/cli/config.ts";
-import { command as decode } from "./src/cli/decode.ts";
-import { command as fetchCommand } from "./src/cli/fetch.ts";
-import { command as gitCredential } from "./src/cli/git_credential.ts";
-import { command as login } from "./src/cli/login.ts";
-import { command as logout } from "./src/cli/logout.ts";
-import { command as run } from "./src/cli/run.ts";
-import { command as status } from "./src/cli/status.ts";
-import { command as token } from "./src/cli/token.ts";
 import { VERSION } from "./src/version.ts";
 
 export { type CliIo, EXIT } from "./src/cli/io.ts";
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  login,
-  token,
-  accounts,
-  logout,
-  status,
-  "git-credential": gitCredential,
-  config,
-  fetch: fetchCommand,
-  run,
-  decode,
-  completions: completionsCommand(() => COMMANDS),
+// Each command's module is loaded when it runs, so that `deviceflow token`
+// does not pay for the modules of the others at start-up.
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  login: async () => (await import("./src/cli/login.ts")).command,
+  token: async () => (await import("./src/cli/token.ts")).command,
+  accounts: async () => (await import("./src/cli/accounts.ts")).command,
+  logout: async () => (await import("./src/cli/logout.ts")).command,
+  status: async () => (await import("./src/cli/status.ts")).command,
+  "git-credential": async () => (await import("./src/cli/git_credential.ts")).command,
+  config: async () => (await import("./src/cli/config.ts")).command,
+  fetch: async () => (await import("./src/cli/fetch.ts")).command,
+  run: async () => (await import("./src/cli/run.ts")).command,
+  decode: async () => (await import("./src/cli/decode.ts")).command,
+  completions: async () =>
+    (await import("./src/cli/completions.ts")).completionsCommand(loadCommands),
 };
 
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 3;
-  const list = Object.entries(COMMANDS)
+/** Every command, loaded: for the help and the completion scripts. */
+async function loadCommands(): Promise<Record<string, Command>> {
+  const entries = await Promise.all(
+    Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const),
+  );
+  return Object.fromEntries(entries);
+}
+
+async function usage(): Promise<string> {
+  const commands = await loadCommands();
+  const width = Math.max(...Object.keys(commands).map((name) => name.length)) + 3;
+  const list = Object.entries(commands)
     .map(([name, command]) => `  ${name.padEnd(width)}${command.summary}`)
     .join("\n");
   return `deviceflow ${VERSION}: sign in with a device code (OAuth 2.0, RFC 8628) and print tokens for scripts
@@ -94,26 +95,29 @@ ${EXIT_HELP}`;
  */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = args;
+  const known = (name: string | undefined) =>
+    name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
-    const topic = name === "help" && rest[0] ? COMMANDS[rest[0]] : undefined;
     if (name === undefined) {
-      io.stderr(usage());
+      io.stderr(await usage());
       return EXIT.usage;
     }
-    await io.stdout(topic ? topic.help : usage());
+    const topic = name === "help" ? known(rest[0]) : undefined;
+    await io.stdout(topic ? (await topic()).help : await usage());
     return EXIT.ok;
   }
   if (name === "--version" || name === "-V" || name === "version") {
     await io.stdout(`deviceflow ${VERSION}\n`);
     return EXIT.ok;
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) {
+  const load = known(name);
+  if (!load) {
     io.stderr(`deviceflow: unknown command "${name}"\nRun 'deviceflow --help' for usage.\n`);
     return EXIT.usage;
   }
   let values: Values | undefined;
   try {
+    const command = await load();
     const parsed = parseCommand(name, command.options, rest, command.positionals);
     values = parsed.values;
     if (values.help) {

@@ -358,7 +358,7 @@ function fishScript(list: CommandSpec[]): string {
  * @returns The command.
  */
 export function completionsCommand(
-  registry: () => Readonly<Record<string, Command>>,
+  registry: () => Promise<Readonly<Record<string, Command>>>,
 ): Command {
   return {
     summary: "Print a completion script for bash, zsh or fish",
@@ -375,7 +375,7 @@ export function completionsCommand(
         );
       }
       if (extra !== undefined) throw new UsageError(`completions: unexpected argument "${extra}"`);
-      await io.stdout(completionScript(shell as Shell, registry()));
+      await io.stdout(completionScript(shell as Shell, await registry()));
       return EXIT.ok;
     },
   };
