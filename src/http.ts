@@ -7,6 +7,7 @@
  */
 
 import { CancelledError, InvalidResponseError, NetworkError, ServerError } from "./errors.ts";
+import { systemClock } from "./clock.ts";
 import { secureUrl } from "./endpoints.ts";
 
 /** Bodies larger than this are refused without being read whole. */
@@ -324,7 +325,7 @@ async function sendWithRetry(
     wait = RETRY_DELAY_MS;
   }
   try {
-    await (ctx.sleep ?? sleep)(wait, signal);
+    await (ctx.sleep ?? systemClock.sleep)(wait, signal);
   } catch (error) {
     throw new CancelledError(undefined, { cause: signal?.reason ?? error });
   }
@@ -458,21 +459,6 @@ function describeFetchError(error: unknown): { text: string; final: boolean } {
 
 function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 const REASONS: Readonly<Record<number, string>> = {

@@ -22,7 +22,7 @@ import {
   ServerError,
 } from "../errors.ts";
 import { redact } from "../redact.ts";
-import type { Account, TokenResult } from "../types.ts";
+import type { Account, Provider, TokenResult } from "../types.ts";
 import {
   cacheLocation,
   explainSettings,
@@ -238,13 +238,32 @@ export async function clientFromCache(
       "Accounts of several servers or clients are cached; pass --authority and --client-id (or --account)",
     );
   }
-  const account = [...servers.values()][0]!;
+  return accountClient([...servers.values()][0]!, settings, cache, io, values);
+}
+
+/**
+ * The client of a cached account's server and application.
+ *
+ * @param account The account (or where a pending sign-in started).
+ * @param settings The other settings (secret, timeouts).
+ * @param cache The cache.
+ * @param io Where to write.
+ * @param values The command's options.
+ * @returns The client.
+ */
+export function accountClient(
+  account: Pick<CachedAccount, "authority" | "clientId"> & { provider?: Provider | undefined },
+  settings: ServerSettings,
+  cache: TokenCache,
+  io: CliIo,
+  values: Values,
+): DeviceFlowClient {
   return makeClient(
     {
       ...settings,
       authority: account.authority,
       clientId: account.clientId,
-      provider: account.provider,
+      ...(account.provider ? { provider: account.provider } : {}),
     },
     cache,
     io,

@@ -19,7 +19,15 @@ import {
   UsageError,
   type Values,
 } from "./args.ts";
-import { type Command, makeClient, makeView, signIn, summary, withCache } from "./common.ts";
+import {
+  accountClient,
+  type Command,
+  makeClient,
+  makeView,
+  signIn,
+  summary,
+  withCache,
+} from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { type CliIo, EXIT } from "./io.ts";
 
@@ -138,17 +146,7 @@ async function resume(
   const { pending } = found;
   if (!client) {
     const metadata = await cache.getMetadata(found.authority);
-    client = makeClient(
-      {
-        ...settings,
-        authority: found.authority,
-        clientId: found.clientId,
-        ...(metadata ? { provider: metadata.provider } : {}),
-      },
-      cache,
-      io,
-      values,
-    );
+    client = accountClient({ ...found, provider: metadata?.provider }, settings, cache, io, values);
   }
   if (pending.expiresAt <= Date.now()) {
     await cache.removePending(found.authority, found.clientId, pending.id);

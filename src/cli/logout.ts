@@ -6,7 +6,7 @@
 
 import { InteractionRequiredError } from "../errors.ts";
 import { COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
-import { accountFilter, type Command, makeClient, withCache } from "./common.ts";
+import { accountClient, accountFilter, type Command, withCache } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { type CliIo, EXIT } from "./io.ts";
 
@@ -47,17 +47,7 @@ async function logout(values: Values, io: CliIo): Promise<number> {
       );
     }
     for (const account of targets) {
-      const client = makeClient(
-        {
-          ...settings,
-          authority: account.authority,
-          clientId: account.clientId,
-          provider: account.provider,
-        },
-        cache,
-        io,
-        values,
-      );
+      const client = accountClient(account, settings, cache, io, values);
       const { revoked } = await client.removeAccount(
         account,
         io.signal ? { signal: io.signal } : {},
