@@ -1,10 +1,12 @@
 /**
  * `deno task bench`: how fast and how small `deviceflow token` is, as a whole
- * process, next to the floor (`deno run` of an empty script) and next to MSAL
- * Node doing `acquireTokenSilent` from its file cache (`bench_msal_peer.ts`),
- * all against one local node-oidc-provider server over TLS. Then a refresh
- * storm: four processes of each at once with an expired access token, and how
- * many refresh requests reached the server.
+ * process, both from the working tree (`deno run cli.ts`) and as the release
+ * build (`deno run` of the bundle `deno task build` makes, which is what the
+ * compiled binaries embed), next to the floor (`deno run` of an empty script)
+ * and next to MSAL Node doing `acquireTokenSilent` from its file cache
+ * (`bench_msal_peer.ts`), all against one local node-oidc-provider server over
+ * TLS. Then a refresh storm: four processes of each at once with an expired
+ * access token, and how many refresh requests reached the server.
  *
  * It is a measurement: it exits 0 when a target is missed, and non-zero only
  * when something failed to run or a check of the runs themselves failed.
@@ -14,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { approveDeviceCode } from "./approve.ts";
+import { build, type Bundle, bundleArgs } from "./build.ts";
 import { type DevServer, startDevServer } from "./dev_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -35,21 +38,33 @@ const NOTE =
 const USAGE = `Usage: deno task bench [--runs N] [--json PATH]
 
 Times whole processes on a local OAuth server over TLS: deviceflow token with a cached
-token, deno run of an empty script, and MSAL Node acquireTokenSilent from its file cache;
-then a refresh storm of ${STORM} processes of each.
+token (deno run cli.ts, and the release build: deno run of the bundle the binaries embed),
+deno run of an empty script, and MSAL Node acquireTokenSilent from its file cache; then a
+refresh storm of ${STORM} processes of each.
 
-  --runs N       Timed rounds of the three commands, after ${WARMUP_ROUNDS} warm-up rounds (default ${DEFAULT_RUNS})
+  --runs N       Timed rounds of the four commands, after ${WARMUP_ROUNDS} warm-up rounds (default ${DEFAULT_RUNS})
   --json PATH    Also write the figures as JSON
   -h, --help     Show this help
 `;
 
-type Name = "deviceflow" | "empty" | "msal";
-const NAMES: readonly Name[] = ["deviceflow", "empty", "msal"];
+type Name = "deviceflow" | "release" | "empty" | "msal";
+const NAMES: readonly Name[] = ["deviceflow", "release", "empty", "msal"];
+/** The two ways deviceflow itself is run. */
+const DEVICEFLOW: readonly Name[] = ["deviceflow", "release"];
+/** The row that stands for the shipped binary: a compiled binary embeds the same bundle. */
+const SHIPPED: Name = "release";
 const LABELS: Record<Name, string> = {
-  deviceflow: "deviceflow token (cached token)",
+  deviceflow: "deviceflow token (deno run cli.ts)",
+  release: "deviceflow token, release build (deno run dist bundle)",
   empty: "deno run empty script (floor)",
   msal: "MSAL Node acquireTokenSilent",
 };
+
+/** The two deviceflow commands, as the targets table names them. */
+const TARGET_LABELS = {
+  deviceflow: "deviceflow (deno run cli.ts)",
+  release: "deviceflow release build (shipped binary)",
+} as const;
 
 /** How the peak memory of a child is measured. */
 type MemoryMethod =
@@ -494,7 +509,7 @@ function table(rows: string[][], right: ReadonlySet<number>): string {
 
 // ------------------------------------------------------------------ the benchmark
 
-/** The server, the signed-in caches and the three commands. */
+/** The server, the signed-in caches and the four commands. */
 interface Setup {
   server: DevServer;
   env: Record<string, string>;
@@ -504,6 +519,8 @@ interface Setup {
   /** The access token deviceflow cached at sign-in, which `token` must print. */
   cachedToken: string;
   memory: MemoryMethod;
+  /** The release build. */
+  bundle: Bundle;
 }
 
 /** What must be closed at the end, filled in as setting up goes. */
@@ -527,6 +544,8 @@ interface CommandStats {
 }
 
 interface Target {
+  /** The command whose figure it is. */
+  command: Name;
   name: string;
   value: number | null;
   target: string;
@@ -540,7 +559,9 @@ interface Report {
   server: string;
   memoryMethod: string;
   commands: Record<Name, CommandStats>;
-  ratios: { deviceflowToEmpty: number; deviceflowToMsal: number };
+  ratios: Record<"deviceflow" | "release", { toEmpty: number; toMsal: number }>;
+  /** The row that stands for the shipped binary, and what it runs. */
+  shippedBinary: { command: Name; bundle: string; bundleBytes: number; build: string };
   targets: Target[];
   storm: { size: number; deviceflow: StormResult; msal: StormResult };
   /** Checks of the runs themselves that failed; the exit code is 1 when there is any. */
@@ -581,11 +602,15 @@ async function setUp(dir: string, resources: Resources): Promise<Setup> {
   const msalCache = `${dir}/msal-cache.json`;
   const emptyScript = `${dir}/empty.ts`;
   await Deno.writeTextFile(emptyScript, "");
+  say("building the release build (deno task build) into the temporary directory");
+  const bundle = await build(`${dir}/deviceflow.js`);
   const where = ["--authority", issuer, "--client-id", clientId];
+  const token = ["token", ...where, "--cache", dfCache, "--no-interactive"];
   const deviceflow = [DENO, "run", "-A", "--unstable-kv", CLI];
   const peer = [DENO, "run", "-A", PEER];
   const commands: Record<Name, string[]> = {
-    deviceflow: [...deviceflow, "token", ...where, "--cache", dfCache, "--no-interactive"],
+    deviceflow: [...deviceflow, ...token],
+    release: [DENO, "run", "-A", "--unstable-kv", bundle.path, ...token],
     empty: [DENO, "run", "-A", "--unstable-kv", emptyScript],
     msal: [...peer, "silent", ...where, "--cache", msalCache, "--metadata", metadataPath],
   };
@@ -614,7 +639,16 @@ async function setUp(dir: string, resources: Resources): Promise<Setup> {
   if (cached.length !== 1 || typeof cachedToken !== "string") {
     throw new BenchError(`expected one cached deviceflow access token, found ${cached.length}`);
   }
-  return { server, env, commands, dfCache, msalCache, cachedToken, memory };
+  return {
+    server,
+    env,
+    commands,
+    dfCache,
+    msalCache,
+    cachedToken,
+    memory,
+    bundle,
+  };
 }
 
 /**
@@ -629,7 +663,7 @@ async function timedRounds(
 ): Promise<Record<Name, Tally>> {
   const { server, commands, env, memory, cachedToken } = setup;
   const tally = (): Tally => ({ wallMs: [], peakMiB: [], serverRequests: 0, tokenRequests: 0 });
-  const results: Record<Name, Tally> = { deviceflow: tally(), empty: tally(), msal: tally() };
+  const results = Object.fromEntries(NAMES.map((name) => [name, tally()])) as Record<Name, Tally>;
   const total = WARMUP_ROUNDS + runs;
   say(`${WARMUP_ROUNDS} warm-up rounds, then ${runs} timed rounds of ${NAMES.length} commands`);
   for (let round = 0; round < total; round++) {
@@ -645,7 +679,7 @@ async function timedRounds(
           throw new BenchError(`${label} exited ${run.code}: ${lastLine(run.stderr)}`);
         }
         const printed = run.stdout.trim();
-        if (name === "deviceflow" && printed !== cachedToken) {
+        if (DEVICEFLOW.includes(name) && printed !== cachedToken) {
           failedChecks.push(`${label} printed a token other than the cached one`);
         }
         if (name === "msal" && printed === "") failedChecks.push(`${label} printed no token`);
@@ -659,10 +693,14 @@ async function timedRounds(
     }
     Deno.stderr.writeSync(new TextEncoder().encode(round + 1 === total ? "\n" : "."));
   }
-  if (results.deviceflow.tokenRequests > 0) {
-    failedChecks.push(
-      `the server saw ${results.deviceflow.tokenRequests} token requests during deviceflow's timed runs`,
-    );
+  for (const name of DEVICEFLOW) {
+    if (results[name].tokenRequests > 0) {
+      failedChecks.push(
+        `the server saw ${results[name].tokenRequests} token requests during the timed runs of ${
+          LABELS[name]
+        }`,
+      );
+    }
   }
   return results;
 }
@@ -714,32 +752,47 @@ function targetsOf(
   storm: StormResult,
 ): { ratios: Report["ratios"]; targets: Target[] } {
   const result = (pass: boolean | undefined) => pass === undefined ? "n/a" : pass ? "PASS" : "MISS";
-  const deviceflowToEmpty = commands.deviceflow.medianMs / commands.empty.medianMs;
-  const deviceflowToMsal = commands.deviceflow.medianMs / commands.msal.medianMs;
-  const peak = commands.deviceflow.medianPeakMiB;
-  return {
-    ratios: { deviceflowToEmpty, deviceflowToMsal },
-    targets: [
+  const ratio = (name: Name) => ({
+    toEmpty: commands[name].medianMs / commands.empty.medianMs,
+    toMsal: commands[name].medianMs / commands.msal.medianMs,
+  });
+  const ratios = { deviceflow: ratio("deviceflow"), release: ratio("release") };
+  const targets = (name: "deviceflow" | "release"): Target[] => {
+    const { toEmpty, toMsal } = ratios[name];
+    const peak = commands[name].medianPeakMiB;
+    const who = TARGET_LABELS[name];
+    return [
       {
-        name: "deviceflow / empty script, median wall time",
-        value: deviceflowToEmpty,
+        command: name,
+        name: `${who} / empty script, median wall time`,
+        value: toEmpty,
         target: `<= ${TARGETS.vsEmpty}`,
-        result: result(deviceflowToEmpty <= TARGETS.vsEmpty),
+        result: result(toEmpty <= TARGETS.vsEmpty),
       },
       {
-        name: "deviceflow / MSAL Node, median wall time",
-        value: deviceflowToMsal,
+        command: name,
+        name: `${who} / MSAL Node, median wall time`,
+        value: toMsal,
         target: `<= ${TARGETS.vsMsal}`,
-        result: result(deviceflowToMsal <= TARGETS.vsMsal),
+        result: result(toMsal <= TARGETS.vsMsal),
       },
       {
-        name: "deviceflow median peak memory, MiB",
+        command: name,
+        name: `${who}, median peak memory, MiB`,
         value: peak,
         target: `<= ${TARGETS.peakMiB}`,
         result: result(peak === null ? undefined : peak <= TARGETS.peakMiB),
       },
+    ];
+  };
+  return {
+    ratios,
+    targets: [
+      ...targets("deviceflow"),
+      ...targets("release"),
       {
-        name: `refresh requests, storm of ${STORM} deviceflow`,
+        command: "deviceflow",
+        name: `refresh requests, storm of ${STORM} ${TARGET_LABELS.deviceflow}`,
         value: storm.refreshRequests,
         target: `= ${TARGETS.stormRefreshes}`,
         // One request is not enough: every process must have ended with its result.
@@ -753,11 +806,14 @@ function targetsOf(
 }
 
 function render(report: Report, dir: string): string {
-  const { commands, storm, machine: m } = report;
-  const deviceflow = commands.deviceflow;
-  const msal = commands.msal;
+  const { commands, storm, machine: m, shippedBinary: shipped } = report;
+  const requests = (name: Name) =>
+    `${name === "msal" ? "MSAL Node" : LABELS[name]} ${
+      commands[name].serverRequests
+    } (token endpoint ${commands[name].tokenRequests})`;
   const value = (v: number | null) =>
-    v === null ? "n/a" : Number.isInteger(v) ? String(v) : v.toFixed(2);
+    // Three decimals, so that a ratio just over its target does not print as the target.
+    v === null ? "n/a" : Number.isInteger(v) ? String(v) : v.toFixed(3);
   return [
     `deviceflow benchmark: whole processes, median of ${report.runs} alternating rounds after ${report.warmupRounds} warm-up rounds`,
     `server: node-oidc-provider at ${report.server} over TLS (a throwaway self-signed certificate)`,
@@ -773,6 +829,9 @@ function render(report: Report, dir: string): string {
         fixed(commands[name].maxPeakMiB ?? undefined),
       ]),
     ], new Set([1, 2, 3, 4, 5])),
+    `shipped binary: the "${
+      LABELS[shipped.command]
+    }" row. deno task compile compiles this same bundle into every binary; the binary itself is not timed here (it starts on denort, not deno run).`,
     "",
     table([
       ["target", "value", "target", "result"],
@@ -785,18 +844,22 @@ function render(report: Report, dir: string): string {
       ],
     ], new Set([1])),
     "",
-    `refresh storm, deviceflow: ${describeStorm(storm.deviceflow)}`,
-    `refresh storm, MSAL Node:  ${describeStorm(storm.msal)}`,
+    `refresh storm, ${TARGET_LABELS.deviceflow}: ${describeStorm(storm.deviceflow)}`,
+    `refresh storm, MSAL Node: ${describeStorm(storm.msal)}`,
     "(one storm after the other; each counts the refresh_token grants the server logged while it ran, as the log does not record client_id)",
     "",
     ...NAMES.map((name) => `${name.padEnd(10)} ${shorten(commands[name].command, dir)}`),
-    "(all from the repository root, so all three read its deno.json and deno.lock)",
+    `(all from the repository root, so all four read its deno.json and deno.lock; the release build ${
+      shorten(shipped.bundle, dir)
+    } is ${(shipped.bundleBytes / 1024).toFixed(1)} KiB, made by ${shorten(shipped.build, dir)})`,
     "",
     "wall time: performance.now() around spawn to exit of each bare process",
     `peak memory: ${report.memoryMethod}, from a second run of each command in the same round`,
-    `checks: every run exited 0; deviceflow printed the cached token ${
+    `checks: every run exited 0; both deviceflow commands printed the cached token ${
       report.failedChecks.some((c) => c.includes("other than")) ? "NOT every time" : "every time"
-    }; server requests during the timed runs: deviceflow ${deviceflow.serverRequests} (token endpoint ${deviceflow.tokenRequests}), MSAL Node ${msal.serverRequests} (token endpoint ${msal.tokenRequests})`,
+    }; server requests during the timed runs: ${
+      [...DEVICEFLOW, "msal" as const].map(requests).join(", ")
+    }`,
     `MSAL Node peer: npm:@azure/msal-node 7, protocolMode OIDC, knownAuthorities [${
       new URL(report.server).host
     }], authorityMetadata from the discovery document, a JSON file cache through a cache plugin`,
@@ -883,6 +946,12 @@ export async function main(args: string[]): Promise<number> {
       server: setup.server.issuer,
       memoryMethod: setup.memory.label,
       commands,
+      shippedBinary: {
+        command: SHIPPED,
+        bundle: setup.bundle.path,
+        bundleBytes: setup.bundle.size,
+        build: ["deno", ...bundleArgs(setup.bundle.path)].join(" "),
+      },
       ...targetsOf(commands, storm.deviceflow),
       storm: { size: STORM, ...storm },
       failedChecks,

@@ -3,16 +3,23 @@
  * Deno supports, into `dist/`, with KV enabled, the permissions the tool
  * needs baked in, and a `SHA256SUMS` file that `sha256sum -c` checks.
  *
+ * The binaries are compiled from the release build, the bundle that
+ * `deno task build` makes (`scripts/build.ts`), written next to them as
+ * `deviceflow.js` and listed in `SHA256SUMS` too: what every binary runs.
+ *
  * Usage: deno task compile [--target TARGET]... [--out DIR]
  *
  * `--target` picks a subset (repeatable, or comma-separated; `host` is this
  * machine's). `deno compile` downloads Deno's base runtime (`denort`) for each
  * target from dl.deno.land, or takes it from `DENORT_BIN` (one target at a time).
+ * `deno bundle` downloads esbuild once from the npm registry into `DENO_DIR`.
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { build, BuildError, BUNDLE_NAME, DEFAULT_OUTPUT, denoDir, denoReason } from "./build.ts";
 import { ENV_VARIABLES } from "../src/cli/permissions.ts";
 import { VERSION } from "../src/version.ts";
 
@@ -63,9 +70,10 @@ export function binaryName(target: Target): string {
  *
  * @param target The target.
  * @param output The binary's path.
+ * @param bundle The bundle to compile (default `dist/deviceflow.js`, as `deno task build` writes it).
  * @returns The arguments after `deno`.
  */
-export function compileArgs(target: Target, output: string): string[] {
+export function compileArgs(target: Target, output: string, bundle = DEFAULT_OUTPUT): string[] {
   return [
     "compile",
     "--unstable-kv",
@@ -74,7 +82,7 @@ export function compileArgs(target: Target, output: string): string[] {
     "--output",
     output,
     ...PERMISSIONS,
-    `${ROOT}/cli.ts`,
+    bundle,
   ];
 }
 
@@ -119,48 +127,34 @@ export async function sha256sums(dir: string, names: readonly string[]): Promise
 
 /** Where `deno compile` keeps the base runtime it downloaded for a target. */
 async function cachedRuntime(target: Target): Promise<string> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const denoDir = output.success
-    ? JSON.parse(new TextDecoder().decode(output.stdout)).denoDir
-    : "$DENO_DIR";
-  return `${denoDir}/dl/release/v${Deno.version.deno}/denort-${target}.zip`;
+  return `${await denoDir()}/dl/release/v${Deno.version.deno}/denort-${target}.zip`;
 }
 
 /** A compile that failed, in one line. */
 export class CompileError extends Error {
-  /** @param message One line: what failed and what to do. */
+  /**
+   * Makes the error.
+   *
+   * @param message One line: what failed and what to do.
+   */
   constructor(message: string) {
     super(message);
     this.name = "CompileError";
   }
 }
 
-/** Deno's own error, as one line: the innermost cause it lists, else the first error. */
-function denoReason(stderr: string): string {
-  const text = stderr.split(/^Stack backtrace:/m)[0]!;
-  const causes = [...text.matchAll(/^\s*\d+: (.+)$/gm)].map((m) => m[1]!.trim());
-  const typeError = text.match(/^(TS\d+ \[ERROR\]: .+)\n(?:[\s\S]*?)^\s+at (\S+)/m);
-  if (causes.length) return causes.at(-1)!;
-  if (typeError) return `${typeError[1]} at ${typeError[2]}`;
-  return text.match(/error: (.+)/)?.[1]?.trim() ?? (text.trim().split("\n").at(-1) || "no output");
-}
-
 /**
- * Compiles one target.
+ * Compiles one target from the bundle in `outDir`.
  *
  * @param target The target.
- * @param outDir The directory for the binary.
+ * @param outDir The directory of the bundle ({@linkcode BUNDLE_NAME}), and for the binary.
  * @returns The binary's file name.
  * @throws {CompileError} When `deno compile` fails, saying how to supply a base runtime where that is what failed.
  */
 export async function compileTarget(target: Target, outDir: string): Promise<string> {
   const name = binaryName(target);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs(target, `${outDir}/${name}`),
+    args: compileArgs(target, `${outDir}/${name}`, `${outDir}/${BUNDLE_NAME}`),
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -219,33 +213,45 @@ async function checkRuns(path: string, target: Target): Promise<void> {
 }
 
 /**
- * Compiles the targets and writes `SHA256SUMS` for the binaries built.
+ * Builds the bundle, compiles the targets from it, and writes `SHA256SUMS`
+ * for the binaries built and the bundle.
  *
  * @param targets The targets.
- * @param outDir The directory for the binaries and the checksums.
+ * @param outDir The directory for the bundle, the binaries and the checksums.
  * @param log Where progress goes.
  * @returns The binaries' file names.
- * @throws {CompileError} On the first target that fails.
+ * @throws {CompileError} When the bundle cannot be built, and on the first target that fails.
  */
 export async function compileAll(
   targets: readonly Target[],
-  outDir: string,
+  dir: string,
   log: (line: string) => void = () => {},
 ): Promise<string[]> {
+  // deno compile runs in the repository and this script wherever it was started: one absolute DIR.
+  const outDir = resolve(dir);
   if (Deno.env.get("DENORT_BIN") && targets.length !== 1) {
     throw new CompileError(
       "DENORT_BIN is the base runtime of one target; pick that one with --target",
     );
   }
   await Deno.mkdir(outDir, { recursive: true });
+  try {
+    await build(`${outDir}/${BUNDLE_NAME}`);
+  } catch (error) {
+    if (error instanceof BuildError) throw new CompileError(error.message);
+    throw error;
+  }
   const names = [];
   for (const target of targets) {
     const name = await compileTarget(target, outDir);
     const size = (await Deno.stat(`${outDir}/${name}`)).size;
-    log(`compiled ${outDir}/${name} (${(size / 1e6).toFixed(1)} MB)`);
+    log(`compiled ${outDir}/${name} (${(size / 1e6).toFixed(1)} MB) from ${BUNDLE_NAME}`);
     names.push(name);
   }
-  await Deno.writeTextFile(`${outDir}/SHA256SUMS`, await sha256sums(outDir, names));
+  await Deno.writeTextFile(
+    `${outDir}/SHA256SUMS`,
+    await sha256sums(outDir, [...names, BUNDLE_NAME]),
+  );
   log(`wrote ${outDir}/SHA256SUMS`);
   return names;
 }
@@ -272,7 +278,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(
         `Usage: deno task compile [--target TARGET]... [--out DIR]\n\nTargets: ${
           TARGETS.join(", ")
-        }, host, all (default: all). Binaries and SHA256SUMS go to DIR (default dist/).\nWithout internet access, set DENORT_BIN to an unzipped denort-<target> of Deno ${Deno.version.deno} and pick that --target.`,
+        }, host, all (default: all). The bundle (${BUNDLE_NAME}, as deno task build makes it), the binaries compiled from it, and SHA256SUMS go to DIR (default dist/).\nWithout internet access, set DENORT_BIN to an unzipped denort-<target> of Deno ${Deno.version.deno} and pick that --target; the bundle needs the esbuild that deno bundle downloads once from the npm registry into DENO_DIR.`,
       );
       return 0;
     }
