@@ -467,7 +467,8 @@ function isString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 function isTime(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+  // 8.64e15 ms is the latest time a Date can hold.
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= 8.64e15;
 }
 function isOptionalString(value: unknown): value is string | undefined {
   return value === undefined || isString(value);

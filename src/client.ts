@@ -829,6 +829,8 @@ export class DeviceFlowClient {
       );
     }
     registerSecret(refresh.secret);
+    // A fresh process has not seen the cached access token yet; a server may echo it back.
+    registerSecret(cached?.secret);
     const scopes = wanted.length ? this.#requestScopes(wanted) : [...refresh.scopes];
     let result: HttpResult;
     let endpoints: Endpoints;

@@ -222,12 +222,13 @@ export function parseErrorBody(result: HttpResult): ServerErrorDetails | undefin
   const body = result.body;
   if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined;
   const json = body as Json;
-  if (typeof json.error !== "string" || json.error.length === 0) return undefined;
+  if (typeof json.error !== "string") return undefined;
+  // An error code is one printable word (RFC 6749 section 5.2); one that is
+  // nothing but control characters or spaces is no error code at all.
+  const code = stripControl(json.error).replace(/\s+/g, " ").trim().slice(0, 200);
+  if (!code) return undefined;
   const text = (value: unknown) => typeof value === "string" && value ? value : undefined;
-  const details: ServerErrorDetails = {
-    error: stripControl(json.error).slice(0, 200),
-    status: result.status,
-  };
+  const details: ServerErrorDetails = { error: code, status: result.status };
   const description = text(json.error_description);
   if (description) details.errorDescription = stripControl(description).slice(0, MAX_MESSAGE);
   const uri = text(json.error_uri);

@@ -44,7 +44,7 @@ export function buildTokenResult(
   profile?: ProfileHint,
   previous?: Account,
 ): TokenResult {
-  const claims = parsed.idToken ? idTokenClaims(parsed.idToken, source) : undefined;
+  const claims = parsed.idToken ? idTokenClaims(parsed.idToken, source, now) : undefined;
   const account = accountOf(parsed, claims, source, profile, previous);
   const result: { -readonly [K in keyof TokenResult]: TokenResult[K] } = {
     accessToken: parsed.accessToken,
@@ -61,14 +61,31 @@ export function buildTokenResult(
   return result;
 }
 
-function idTokenClaims(idToken: string, source: TokenSource): Record<string, unknown> {
+/**
+ * How far the client's clock may disagree with the server's when an ID token's
+ * `exp` and `nbf` are checked. The token was issued a moment ago by the token
+ * endpoint itself, so only a clock that is badly off can make it look expired.
+ */
+const CLOCK_SKEW_SECONDS = 300;
+/** OpenID Connect Core section 2: `sub` must not exceed 255 ASCII characters. */
+const MAX_SUBJECT = 255;
+/** Longer names are not names: the next candidate (or the subject) is used. */
+const MAX_USERNAME = 256;
+
+function idTokenClaims(
+  idToken: string,
+  source: TokenSource,
+  now: number,
+): Record<string, unknown> {
   const decoded = decodeJwt(idToken);
   if (!decoded) {
     throw new InvalidResponseError(`Invalid token response: "id_token" is not a JWT`);
   }
   const { claims } = decoded;
-  if (typeof claims.sub !== "string" || !claims.sub) {
-    throw new InvalidResponseError(`Invalid ID token: the "sub" claim must be a string`);
+  if (typeof claims.sub !== "string" || !claims.sub || claims.sub.length > MAX_SUBJECT) {
+    throw new InvalidResponseError(
+      `Invalid ID token: the "sub" claim must be a string of 1 to ${MAX_SUBJECT} characters`,
+    );
   }
   const aud = claims.aud;
   const audiences = Array.isArray(aud) ? aud : [aud];
@@ -80,15 +97,53 @@ function idTokenClaims(idToken: string, source: TokenSource): Record<string, unk
   if (source.issuer !== undefined && claims.iss !== source.issuer) {
     throw new InvalidResponseError(
       `Invalid ID token: its issuer ("iss") is ${
-        JSON.stringify(claims.iss)
+        clip(JSON.stringify(claims.iss) ?? "missing")
       }, expected ${source.issuer}`,
+    );
+  }
+  // OpenID Connect Core 3.1.3.7: an expired ID token is rejected. `exp` is
+  // required there, but servers that leave it out are let through: the token
+  // was issued just now, over TLS.
+  const seconds = now / 1000;
+  for (const name of ["exp", "nbf"] as const) {
+    const value = claims[name];
+    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value))) {
+      throw new InvalidResponseError(
+        `Invalid ID token: the "${name}" claim must be a number of seconds since 1970`,
+      );
+    }
+  }
+  if (typeof claims.exp === "number" && claims.exp < seconds - CLOCK_SKEW_SECONDS) {
+    throw new InvalidResponseError(
+      `Invalid ID token: it expired at ${isoDate(claims.exp)} ("exp"), before it was received at ${
+        isoDate(seconds)
+      }; if this computer's clock is wrong, correct it`,
+    );
+  }
+  if (typeof claims.nbf === "number" && claims.nbf > seconds + CLOCK_SKEW_SECONDS) {
+    throw new InvalidResponseError(
+      `Invalid ID token: it is not valid before ${
+        isoDate(claims.nbf)
+      } ("nbf"), and it was received at ${
+        isoDate(seconds)
+      }; if this computer's clock is wrong, correct it`,
     );
   }
   return { ...claims };
 }
 
+/** A server's value in a message: one line, and not the whole of a huge one. */
+function clip(value: string, max = 200): string {
+  return value.length > max ? `${value.slice(0, max)}...` : value;
+}
+
+function isoDate(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString();
+}
+
 function text(value: unknown): string | undefined {
-  return typeof value === "string" && value ? value : undefined;
+  return typeof value === "string" && value && value.length <= MAX_USERNAME ? value : undefined;
 }
 
 function accountOf(
@@ -100,7 +155,7 @@ function accountOf(
 ): Account {
   const base = { authority: source.authority, clientId: source.clientId };
   const username = text(claims?.preferred_username) ?? text(claims?.upn) ??
-    text(claims?.email) ?? text(claims?.name) ?? profile?.username ?? previous?.username;
+    text(claims?.email) ?? text(claims?.name) ?? text(profile?.username) ?? previous?.username;
   // Entra identifies the home account by client_info {uid, utid}.
   const clientInfo = parsed.clientInfo ? parseClientInfo(parsed.clientInfo) : undefined;
   if (clientInfo) {
@@ -111,7 +166,7 @@ function accountOf(
       tenantId: clientInfo.utid,
     };
   }
-  const subject = text(claims?.sub) ?? profile?.subject;
+  const subject = text(claims?.sub) ?? text(profile?.subject);
   if (subject) {
     const tenantId = text(claims?.tid);
     return {

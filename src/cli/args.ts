@@ -115,7 +115,7 @@ function checkValues(values: Values): void {
   for (const [name, value] of Object.entries(values)) {
     for (const item of Array.isArray(value) ? value : [value]) {
       // An empty value is a variable that was not set (--account "$ACCOUNT"), not a choice.
-      if (item === "" && !MAY_BE_EMPTY.has(name)) {
+      if (typeof item === "string" && !item.trim() && !MAY_BE_EMPTY.has(name)) {
         throw new UsageError(`--${name} must not be empty`);
       }
     }

@@ -6,6 +6,7 @@
 
 import { bearerError, fetchWithToken, type TokenSource } from "../api_fetch.ts";
 import { secureUrl } from "../endpoints.ts";
+import { redact } from "../redact.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../http.ts";
 import { CancelledError, NetworkError } from "../errors.ts";
 import { UsageError, type Values } from "./args.ts";
@@ -83,7 +84,8 @@ async function fetchCommand(values: Values, io: CliIo, positionals: string[]): P
     if (values.include) await io.stdout(head(response));
     await copyBody(response, request.url, io);
     if (response.ok) return EXIT.ok;
-    const message = describeStatus(response, request.url);
+    // An API's WWW-Authenticate description may quote the token.
+    const message = redact(describeStatus(response, request.url));
     io.stderr(
       values["json-events"]
         ? JSON.stringify({
