@@ -53,12 +53,12 @@ export function secureUrl(value: string, name: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new TypeError(`Cannot use ${name} "${value}": not an absolute URL`);
+    throw new TypeError(`Cannot use ${name} "${clip(value)}": not an absolute URL`);
   }
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
   throw new TypeError(
-    `Cannot use ${name} "${value}": it must use https (plain http is allowed only on loopback addresses)`,
+    `Cannot use ${name} "${clip(value)}": it must use https (plain http is allowed only on loopback addresses)`,
   );
 }
 
@@ -182,7 +182,7 @@ function endpointsFromMetadata(
   // Entra's multi-tenant metadata names a templated issuer ({tenantid}).
   if (provider !== "entra" && trimSlash(issuer) !== trimSlash(authority.href)) {
     throw new InvalidResponseError(
-      `Invalid metadata from ${host}: "issuer" is ${issuer}, but the authority is ${authority.href}`,
+      `Invalid metadata from ${host}: "issuer" is ${clip(issuer)}, but the authority is ${authority.href}`,
     );
   }
   const endpoint = (name: string): string | undefined => {
@@ -225,4 +225,9 @@ function endpointsFromMetadata(
 
 function trimSlash(value: string): string {
   return value.replace(/\/+$/, "");
+}
+
+/** Values a server sent are quoted in messages, but never at any length. */
+function clip(value: string, max = 200): string {
+  return value.length > max ? `${value.slice(0, max)}...` : value;
 }
