@@ -158,6 +158,8 @@ export interface DeviceFlowClientOptions {
 export interface InitiateOptions {
   /** The scopes to request. Items may hold several space-separated scopes. */
   scopes?: readonly string[];
+  /** Claims to request (an Entra claims challenge), as JSON. */
+  claims?: string;
   /** Cancels the request. */
   signal?: AbortSignal;
 }
@@ -503,6 +505,7 @@ export class DeviceFlowClient {
     const endpoints = await this.resolveEndpoints(options.signal);
     const form: Record<string, string> = { client_id: this.clientId };
     if (scopes.length) form.scope = scopes.join(" ");
+    if (options.claims) form.claims = options.claims;
     if (this.#clientSecret) form.client_secret = this.#clientSecret;
     // Sent again once after 503 or 429: the server did not act on it.
     const result = await postForm(
@@ -683,6 +686,7 @@ export class DeviceFlowClient {
     const initiate: InitiateOptions = {};
     if (options.scopes) initiate.scopes = options.scopes;
     if (options.signal) initiate.signal = options.signal;
+    if (options.claims) initiate.claims = options.claims;
     const code = await this.initiateDeviceFlow(initiate);
     await options.onDeviceCode(code);
     return this.acquireTokenByDeviceFlow(code, options);

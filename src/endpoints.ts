@@ -58,7 +58,9 @@ export function secureUrl(value: string, name: string): URL {
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
   throw new TypeError(
-    `Cannot use ${name} "${clip(value)}": it must use https (plain http is allowed only on loopback addresses)`,
+    `Cannot use ${name} "${
+      clip(value)
+    }": it must use https (plain http is allowed only on loopback addresses)`,
   );
 }
 
@@ -182,7 +184,9 @@ function endpointsFromMetadata(
   // Entra's multi-tenant metadata names a templated issuer ({tenantid}).
   if (provider !== "entra" && trimSlash(issuer) !== trimSlash(authority.href)) {
     throw new InvalidResponseError(
-      `Invalid metadata from ${host}: "issuer" is ${clip(issuer)}, but the authority is ${authority.href}`,
+      `Invalid metadata from ${host}: "issuer" is ${
+        clip(issuer)
+      }, but the authority is ${authority.href}`,
     );
   }
   const endpoint = (name: string): string | undefined => {

@@ -177,6 +177,45 @@ Deno.test("fetch answers a claims challenge: the refresh carries the decoded cla
     ]);
   }));
 
+Deno.test("fetch signs in with the challenge's claims when the refresh token cannot answer it", () =>
+  withApi(async (server, cache) => {
+    // The server wants a new sign-in: the refresh fails, the device flow carries the claims.
+    server.route(
+      "POST",
+      "/token",
+      (req) =>
+        req.form.get("grant_type") === "refresh_token"
+          ? json(400, { error: "invalid_grant", error_description: "interaction required" })
+          : json(200, {
+            access_token: "at-9-0123456789",
+            token_type: "Bearer",
+            expires_in: 3600,
+            refresh_token: "rt-9-0123456789",
+          }),
+    );
+    server.route("GET", "/api/secure", [
+      {
+        status: 401,
+        headers: {
+          "www-authenticate": `Bearer error="insufficient_claims", claims="${btoa(CLAIMS)}"`,
+        },
+        json: {},
+      },
+      { status: 200, body: "secret data" },
+    ]);
+    const result = await runMain(["fetch", `${server.url}/api/secure`, "--cache", cache]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "secret data");
+    const devices = server.requestsTo("/device");
+    assert.equal(devices.length, 2, "one sign-in before, one for the challenge");
+    assert.equal(devices[1]!.form.get("claims"), CLAIMS);
+    assert.equal(devices[0]!.form.get("claims"), null);
+    assert.deepEqual(auth(server, "/api/secure"), [
+      "Bearer at-0-0123456789",
+      "Bearer at-9-0123456789",
+    ]);
+  }));
+
 Deno.test("fetch does not retry a 401 without invalid_token or a claims challenge", () =>
   withApi(async (server, cache, tokens) => {
     server.route("GET", "/api/data", {

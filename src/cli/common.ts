@@ -306,6 +306,7 @@ export async function makeView(io: CliIo, values: Values): Promise<SignInView> {
  * @param io Where to write.
  * @param values The command's options.
  * @param timeout The overall limit in seconds.
+ * @param claims Claims to request (a claims challenge), as JSON.
  * @returns The tokens.
  */
 export async function signIn(
@@ -314,13 +315,18 @@ export async function signIn(
   io: CliIo,
   values: Values,
   timeout: number | undefined,
+  claims?: string,
 ): Promise<TokenResult> {
   const signal = io.signal;
   const view = await makeView(io, values);
   const deadline = timeout === undefined ? undefined : Date.now() + timeout * 1000;
   const renewals = values.renew ? MAX_RENEWALS : 0;
   for (let attempt = 0;; attempt++) {
-    const code = await client.initiateDeviceFlow({ scopes, ...(signal ? { signal } : {}) });
+    const code = await client.initiateDeviceFlow({
+      scopes,
+      ...(claims ? { claims } : {}),
+      ...(signal ? { signal } : {}),
+    });
     view.deviceCode(code);
     if (values.open && attempt === 0) {
       const { openBrowser } = await import("./open.ts");

@@ -88,7 +88,7 @@ export async function withTokens(
         if (!(error instanceof InteractionRequiredError)) throw error;
         if (values["no-interactive"]) throw error;
         if (!values["json-events"]) io.stderr(`${error.message}\n`);
-        return await signIn(client, settings.scopes, io, values, timeout);
+        return await signIn(client, settings.scopes, io, values, timeout, request.claims);
       }
     });
   });
