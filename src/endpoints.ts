@@ -232,6 +232,8 @@ function trimSlash(value: string): string {
 }
 
 /** Values a server sent are quoted in messages, but never at any length. */
-function clip(value: string, max = 200): string {
-  return value.length > max ? `${value.slice(0, max)}...` : value;
+function clip(value: unknown, max = 200): string {
+  // Callers in plain JavaScript may pass anything where a URL belongs.
+  const text = String(value);
+  return text.length > max ? `${text.slice(0, max)}...` : text;
 }
