@@ -205,9 +205,9 @@ async function outputWithin(child: Deno.ChildProcess, ms: number) {
   }
 }
 
-/** Starts `run` with a command that says "ready" once it runs, and waits for that. */
+/** Starts `run` with a shell script that prints "ready" when it is, and waits for that. */
 async function startReady(cache: string, script: string) {
-  const child = spawnCli(["run", "--cache", cache, "--", "sh", "-c", `echo ready; ${script}`]);
+  const child = spawnCli(["run", "--cache", cache, "--", "sh", "-c", script]);
   const reader = child.stdout.getReader();
   const { value } = await reader.read();
   assert.equal(new TextDecoder().decode(value), "ready\n");
@@ -221,7 +221,8 @@ Deno.test("run passes SIGTERM, SIGINT and SIGHUP on to the command and waits for
       const name = signal.slice(3);
       const child = await startReady(
         cache,
-        `trap 'echo got ${name}; exit ${code}' ${name}; while :; do sleep 0.05; done`,
+        // The trap is set before "ready": a signal sent after it must reach the trap.
+        `trap 'echo got ${name}; exit ${code}' ${name}; echo ready; while :; do sleep 0.05; done`,
       );
       child.kill(signal);
       const result = await outputWithin(child, 15_000);
@@ -235,7 +236,7 @@ Deno.test("run passes SIGTERM, SIGINT and SIGHUP on to the command and waits for
 Deno.test("run exits 128+N when signal N ends the command", () =>
   withFakeSignIn(async (cache) => {
     for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
-      const child = await startReady(cache, "exec sleep 30");
+      const child = await startReady(cache, "echo ready; exec sleep 30");
       child.kill(signal);
       const result = await outputWithin(child, 15_000);
       assert.equal(result.signal, null);
