@@ -98,10 +98,9 @@ export async function main(args: string[]): Promise<number> {
 
     const token = await cli(["token", "--cache", cache, "--no-interactive"]).output();
     const accessToken = new TextDecoder().decode(token.stdout).trim();
+    // The token itself is a secret even here: only its length is shown.
     say(
-      `deviceflow token (from the cache, no network): exit ${token.code}, a token of ${accessToken.length} characters: ${
-        accessToken.slice(0, 12)
-      }...`,
+      `deviceflow token (from the cache, no network): exit ${token.code}, printed a token of ${accessToken.length} characters (not shown)`,
     );
     const state = await cli(["status", "--cache", cache]).output();
     say("deviceflow status:");
