@@ -5,30 +5,19 @@
 
 import assert from "node:assert/strict";
 import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../scripts/dev_server.ts";
+import type { DevServer } from "../scripts/dev_server.ts";
 import { TokenCache } from "../cache.ts";
-import { runCli, runMain, spawnCli, startMain, tempCache } from "./support/cli_harness.ts";
+import {
+  devServerTest,
+  runCli,
+  runMain,
+  serverArgs,
+  spawnCli,
+  startMain,
+  withDevServer,
+} from "./support/cli_harness.ts";
 
-// oidc-provider keeps timers and sockets of its own between tests.
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function withServer(
-  options: DevServerOptions,
-  run: (server: DevServer, cache: string) => Promise<void>,
-): Promise<void> {
-  const server = await startDevServer(options);
-  const cache = await tempCache();
-  try {
-    await run(server, cache.path);
-  } finally {
-    await server.close();
-    await cache.cleanup();
-  }
-}
-
-function serverArgs(server: DevServer, cache: string): string[] {
-  return ["--authority", server.issuer, "--client-id", server.clientId, "--cache", cache];
-}
+const opts = devServerTest;
 
 /** Signs in through main(), approving as `login`; returns the run. */
 async function signIn(server: DevServer, cache: string, login = "alice", extra: string[] = []) {
@@ -46,7 +35,7 @@ Deno.test({
   name: "login signs in against node-oidc-provider and no poll comes sooner than the interval",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       const run = startMain(["login", ...serverArgs(server, cache)]);
       const { address, code } = await run.prompt;
       // Let a few polls be pending first, so that the spacing is measured.
@@ -81,7 +70,7 @@ Deno.test({
   name: "login honours and accumulates slow_down from the server (1 s, then 6 s, then 11 s)",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, slowDown: 2 }, async (server, cache) => {
+    withDevServer({ interval: 1, slowDown: 2 }, async (server, cache) => {
       const run = startMain(["login", ...serverArgs(server, cache)]);
       const { address, code } = await run.prompt;
       await approveDeviceCode(address, code, { login: "alice" });
@@ -101,7 +90,7 @@ Deno.test({
   name: "login exits 4 when the person declines at the server",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       const run = startMain(["login", ...serverArgs(server, cache)]);
       const { address, code } = await run.prompt;
       await approveDeviceCode(address, code, { deny: true });
@@ -116,7 +105,7 @@ Deno.test({
   name: "login exits 4 and says expired when the code expires",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, deviceCodeTtl: 3 }, async (server, cache) => {
+    withDevServer({ interval: 1, deviceCodeTtl: 3 }, async (server, cache) => {
       const result = await runMain(["login", ...serverArgs(server, cache)]);
       assert.equal(result.code, 4);
       assert.match(result.stderr, /deviceflow: The device code expired/);
@@ -127,7 +116,7 @@ Deno.test({
   name: "login with an unknown client exits 1 with the server's error on one line",
   ...opts,
   fn: () =>
-    withServer({}, async (server, cache) => {
+    withDevServer({}, async (server, cache) => {
       const result = await runMain([
         "login",
         "--authority",
@@ -151,7 +140,7 @@ Deno.test({
   name: "login --timeout exits 4 when the sign-in takes longer",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       const started = Date.now();
       const result = await runMain(["login", ...serverArgs(server, cache), "--timeout", "2"]);
       assert.equal(result.code, 4);
@@ -164,7 +153,7 @@ Deno.test({
   name: "an interrupted login exits 130 and leaves the cache as it was",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache, "alice")).code, 0);
       const before = await runMain(["status", "--json", "--cache", cache]);
       const run = startMain(["login", ...serverArgs(server, cache)]);
@@ -182,7 +171,7 @@ Deno.test({
   name: "token prints the cached token without a request to the server",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       const requests = server.requests.length;
       const first = await runMain(["token", "--cache", cache]);
@@ -205,7 +194,7 @@ Deno.test({
   name: "token refreshes a short-lived token once and stores the rotated refresh token",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       const original = (await runMain(["token", "--cache", cache])).stdout.trim();
       const before = await readRefreshToken(cache);
@@ -259,7 +248,7 @@ Deno.test({
     "token refreshes once, not on every call, when the server's tokens live shorter than --min-ttl",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, accessTokenTtl: 60 }, async (server, cache) => {
+    withDevServer({ interval: 1, accessTokenTtl: 60 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       // A 60 s token counts as fresh for its first 30 s, whatever the margin asked.
       for (let i = 0; i < 3; i++) {
@@ -274,7 +263,7 @@ Deno.test({
   name: "token exits 3 when the server has revoked the refresh token",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       await server.revokeAllGrants();
       const result = await runMain([
@@ -308,7 +297,7 @@ Deno.test({
   name: "token --no-interactive exits 3 when nothing is cached",
   ...opts,
   fn: () =>
-    withServer({}, async (server, cache) => {
+    withDevServer({}, async (server, cache) => {
       const result = await runMain(["token", ...serverArgs(server, cache), "--no-interactive"]);
       assert.equal(result.code, 3);
       assert.match(result.stderr, /Not signed in/);
@@ -319,7 +308,7 @@ Deno.test({
   name: "token signs in with a device code when nothing is cached and prints the token",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       const run = startMain(["token", ...serverArgs(server, cache)]);
       const { address, code } = await run.prompt;
       await approveDeviceCode(address, code, { login: "bob" });
@@ -334,7 +323,7 @@ Deno.test({
   name: "logout revokes the refresh token at the server and empties the cache",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       const result = await runMain(["logout", "--cache", cache]);
       assert.equal(result.code, 0, result.stderr);
@@ -353,7 +342,7 @@ Deno.test({
   name: "accounts and status list the signed-in accounts without any token",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache, "alice")).code, 0);
       assert.equal((await signIn(server, cache, "bob")).code, 0);
       const accounts = await runMain(["accounts", "--json", "--cache", cache]);
@@ -386,7 +375,7 @@ Deno.test({
   name: "16 processes asking for an expired token at once make exactly one refresh",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       assert.equal((await signIn(server, cache)).code, 0);
       assert.equal(await expireAccessTokens(cache), 1);
       const children = Array.from(
@@ -406,7 +395,7 @@ Deno.test({
   name: "concurrent sign-ins of different accounts into one cache lose nothing",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       const names = ["ann", "ben", "cat", "dan"];
       const runs = names.map((name) => ({
         name,

@@ -6,38 +6,21 @@
 
 import assert from "node:assert/strict";
 import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../scripts/dev_server.ts";
+import { type DevServer, startDevServer } from "../scripts/dev_server.ts";
 import {
+  devServerTest,
   findPrompt,
   runCli,
   runMain,
+  serverArgs,
   spawnCli,
   startMain,
-  tempCache,
+  withDevServer,
 } from "./support/cli_harness.ts";
 
-// oidc-provider keeps timers and sockets of its own between tests.
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = devServerTest;
 const NS = ["deviceflow", "v1"];
 const REFRESH = { path: "/token", grantType: "refresh_token" };
-
-async function withServer(
-  options: DevServerOptions,
-  run: (server: DevServer, cache: string) => Promise<void>,
-): Promise<void> {
-  const server = await startDevServer(options);
-  const cache = await tempCache();
-  try {
-    await run(server, cache.path);
-  } finally {
-    await server.close();
-    await cache.cleanup();
-  }
-}
-
-function serverArgs(server: DevServer, cache: string): string[] {
-  return ["--authority", server.issuer, "--client-id", server.clientId, "--cache", cache];
-}
 
 /** Signs `login` in through main(), approving through the server's pages. */
 async function signIn(
@@ -182,7 +165,7 @@ for (const encrypted of [false, true]) {
         : {};
       const other = await startDevServer({ interval: 1 });
       try {
-        await withServer({ interval: 1 }, async (server, cache) => {
+        await withDevServer({ interval: 1 }, async (server, cache) => {
           const started = performance.now();
           const names = ["ann", "ben", "cat", "dan", "eve", "fay", "zed"];
           await Promise.all(names.map((name) => signIn(server, cache, name, env)));
@@ -390,7 +373,7 @@ for (const rotate of [false, true]) {
       : "a process killed mid-refresh: the next run takes over once the lease expires and refreshes",
     ...opts,
     fn: () =>
-      withServer(
+      withDevServer(
         { interval: 1, refreshDelayMs: 1500, rotateRefreshTokens: rotate },
         async (server, cache) => {
           await signIn(server, cache, "alice");
@@ -450,7 +433,7 @@ Deno.test({
   name: "Ctrl-C while login polls exits 130 with one line and leaves the cache as it was",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (server, cache) => {
+    withDevServer({ interval: 1 }, async (server, cache) => {
       await signIn(server, cache, "alice");
       const status = await runMain(["status", "--json", "--cache", cache]);
       const raw = await rawEntries(cache);

@@ -5,24 +5,10 @@
 
 import assert from "node:assert/strict";
 import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../scripts/dev_server.ts";
-import { runCli, runMain, startMain, tempCache } from "./support/cli_harness.ts";
+import type { DevServer } from "../scripts/dev_server.ts";
+import { devServerTest, runCli, runMain, startMain, withDevServer } from "./support/cli_harness.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function withServer(
-  options: DevServerOptions,
-  run: (server: DevServer, cache: string) => Promise<void>,
-) {
-  const server = await startDevServer(options);
-  const cache = await tempCache();
-  try {
-    await run(server, cache.path);
-  } finally {
-    await server.close();
-    await cache.cleanup();
-  }
-}
+const opts = devServerTest;
 
 const server = (s: DevServer, cache: string) => [
   "--authority",
@@ -37,7 +23,7 @@ Deno.test({
   name: "login --no-wait exits at once and login --resume in another process finishes it",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (s, cache) => {
+    withDevServer({ interval: 1 }, async (s, cache) => {
       const started = Date.now();
       const first = await runCli(["login", "--no-wait", ...server(s, cache)]);
       assert.equal(first.code, 0, first.stderr);
@@ -68,7 +54,7 @@ Deno.test({
   name: "login --resume says the code expired and exits 4",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, deviceCodeTtl: 2 }, async (s, cache) => {
+    withDevServer({ interval: 1, deviceCodeTtl: 2 }, async (s, cache) => {
       const first = await runMain(["login", "--no-wait", ...server(s, cache)]);
       assert.equal(first.code, 0, first.stderr);
       await new Promise((resolve) => setTimeout(resolve, 2200));
@@ -83,7 +69,7 @@ Deno.test({
   name: "two processes resuming one sign-in: one polls, both succeed",
   ...opts,
   fn: () =>
-    withServer({ interval: 1 }, async (s, cache) => {
+    withDevServer({ interval: 1 }, async (s, cache) => {
       const first = await runMain(["login", "--no-wait", ...server(s, cache)]);
       const pending = JSON.parse(first.stdout);
       const a = runCli(["login", "--resume", "--cache", cache]);
@@ -105,7 +91,7 @@ Deno.test({
   name: "login --no-wait refuses a cache that dies with the process",
   ...opts,
   fn: () =>
-    withServer({}, async (s) => {
+    withDevServer({}, async (s) => {
       const result = await runMain([
         "login",
         "--no-wait",
@@ -125,7 +111,7 @@ Deno.test({
   name: "login --renew shows a new code when the first expires, and the new one signs in",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, deviceCodeTtl: 3 }, async (s, cache) => {
+    withDevServer({ interval: 1, deviceCodeTtl: 3 }, async (s, cache) => {
       const run = startMain(["login", "--renew", ...server(s, cache)]);
       const first = await run.prompt;
       let second;
@@ -148,7 +134,7 @@ Deno.test({
   name: "login without --renew fails on expiry with exit 4",
   ...opts,
   fn: () =>
-    withServer({ interval: 1, deviceCodeTtl: 2 }, async (s, cache) => {
+    withDevServer({ interval: 1, deviceCodeTtl: 2 }, async (s, cache) => {
       const result = await runMain(["login", ...server(s, cache)]);
       assert.equal(result.code, 4);
       assert.doesNotMatch(result.stderr, /new one/);

@@ -7,6 +7,7 @@
  */
 
 import { type CliIo, main } from "../../cli.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "../../scripts/dev_server.ts";
 
 /** What a run of the CLI produced. */
 export interface CliRun {
@@ -157,4 +158,39 @@ export async function completeSignIn(
     for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
   }
   return { code: (await child.status).code, stdout: await stdout, stderr };
+}
+
+/** Deno.test options for tests that run node-oidc-provider, which keeps timers and sockets of its own. */
+export const devServerTest = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/**
+ * Runs `run` with a fresh dev server (node-oidc-provider) and a fresh cache
+ * file, and removes both afterwards.
+ *
+ * @param options The server's options.
+ * @param run The test body.
+ */
+export async function withDevServer(
+  options: DevServerOptions,
+  run: (server: DevServer, cache: string) => Promise<void>,
+): Promise<void> {
+  const server = await startDevServer(options);
+  const cache = await tempCache();
+  try {
+    await run(server, cache.path);
+  } finally {
+    await server.close();
+    await cache.cleanup();
+  }
+}
+
+/**
+ * The options that point the CLI at a dev server and a cache.
+ *
+ * @param server The dev server.
+ * @param cache The cache file.
+ * @returns The arguments.
+ */
+export function serverArgs(server: DevServer, cache: string): string[] {
+  return ["--authority", server.issuer, "--client-id", server.clientId, "--cache", cache];
 }
