@@ -10,31 +10,23 @@ import { approveDeviceCode } from "../scripts/approve.ts";
 import { type DevServer, startDevServer } from "../scripts/dev_server.ts";
 import { type CliIo, main } from "../cli.ts";
 import { parseCredentialRequest } from "../src/cli/git_credential.ts";
-import { runMain, startMain, tempCache } from "./support/cli_harness.ts";
+import {
+  devServerTest,
+  runMain,
+  serverArgs,
+  startMain,
+  withDevServer,
+} from "./support/cli_harness.ts";
+import { signInDev } from "./support/signed_in.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = devServerTest;
 
-async function signedIn(run: (server: DevServer, cache: string) => Promise<void>) {
-  const server = await startDevServer({ interval: 1 });
-  const cache = await tempCache();
-  try {
-    const login = startMain([
-      "login",
-      "--authority",
-      server.issuer,
-      "--client-id",
-      server.clientId,
-      "--cache",
-      cache.path,
-    ]);
-    const { address, code } = await login.prompt;
-    await approveDeviceCode(address, code, { login: "alice" });
-    assert.equal((await login.done).code, 0);
-    await run(server, cache.path);
-  } finally {
-    await server.close();
-    await cache.cleanup();
-  }
+/** A dev server and a cache in which alice has signed in. */
+function signedIn(run: (server: DevServer, cache: string) => Promise<void>): Promise<void> {
+  return withDevServer({ interval: 1 }, async (server, cache) => {
+    await signInDev(server, cache, "alice");
+    await run(server, cache);
+  });
 }
 
 async function tokenOf(cache: string): Promise<string> {
@@ -160,18 +152,11 @@ Deno.test("git credential requests parse up to the blank line", () => {
 Deno.test({
   name: "login --json-events writes one JSON object per line and never the device code",
   ...opts,
-  fn: async () => {
-    const server = await startDevServer({ interval: 1, slowDown: 1 });
-    const cache = await tempCache();
-    try {
+  fn: () =>
+    withDevServer({ interval: 1, slowDown: 1 }, async (server, cache) => {
       const run = startMain([
         "login",
-        "--authority",
-        server.issuer,
-        "--client-id",
-        server.clientId,
-        "--cache",
-        cache.path,
+        ...serverArgs(server, cache),
         "--json-events",
       ]);
       // The prompt is not text here: wait for the device_code event instead.
@@ -194,11 +179,7 @@ Deno.test({
       const deviceCode = server.polls()[0]!.deviceCode!;
       assert.ok(deviceCode.length > 10);
       assert.ok(!result.stderr.includes(deviceCode), "the device code leaked");
-    } finally {
-      await server.close();
-      await cache.cleanup();
-    }
-  },
+    }),
 });
 
 Deno.test({

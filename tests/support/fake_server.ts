@@ -215,7 +215,8 @@ interface _Route {
 const _SHUTDOWN = Symbol("shutdown");
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
-const _HEAD_END = _encoder.encode("\r\n\r\n");
+/** The end of an HTTP head. */
+export const _HEAD_END = _encoder.encode("\r\n\r\n");
 
 const _REASONS: Record<number, string> = {
   200: "OK",
@@ -546,7 +547,8 @@ function _encodeResponse(
   return bodiless ? head : _concat(head, body);
 }
 
-async function _writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
+/** Writes all of `data` to a connection (shared with the fault proxy). */
+export async function _writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let offset = 0; offset < data.length;) offset += await conn.write(data.subarray(offset));
 }
 
@@ -575,14 +577,16 @@ function _pathname(path: string): string {
   return query < 0 ? path : path.slice(0, query);
 }
 
-function _concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
+/** Two byte arrays, one after the other (shared with the fault proxy). */
+export function _concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
   return out;
 }
 
-function _indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+/** Where `needle` starts in `haystack`, or -1 (shared with the fault proxy). */
+export function _indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
     for (let j = 0; j < needle.length; j++) {
       if (haystack[i + j] !== needle[j]) continue outer;

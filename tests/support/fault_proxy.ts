@@ -25,6 +25,7 @@
  */
 
 import { type DevServer, type DevServerOptions, startDevServer } from "../../scripts/dev_server.ts";
+import { _concat, _HEAD_END, _indexOf, _writeAll } from "./fake_server.ts";
 
 /** Which requests a fault applies to; every given field must match. */
 export interface FaultMatch {
@@ -200,7 +201,6 @@ interface _Rule {
 
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
-const _HEAD_END = _encoder.encode("\r\n\r\n");
 const _REASONS: Record<number, string> = {
   302: "Found",
   400: "Bad Request",
@@ -473,31 +473,10 @@ function _status(answer: Uint8Array): number {
   return Number(/^HTTP\/1\.[01] (\d{3})/.exec(line)?.[1] ?? 0);
 }
 
-async function _writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.length;) offset += await conn.write(data.subarray(offset));
-}
-
 function _close(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch {
     // Already closed.
   }
-}
-
-function _concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-function _indexOf(haystack: Uint8Array, needle: Uint8Array): number {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (haystack[i + j] !== needle[j]) continue outer;
-    }
-    return i;
-  }
-  return -1;
 }
