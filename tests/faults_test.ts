@@ -31,6 +31,10 @@ const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** Short limits keep the file fast: 1 s to the headers, 2 s for a whole request. */
 const TIMEOUTS = ["--connect-timeout", "1", "--request-timeout", "2"];
 const HOST = String.raw`127\.0\.0\.1:\d+`;
+// A port that went down refuses new connections; one the client still had open is reset.
+const REFUSED = new RegExp(
+  `^deviceflow: Cannot reach ${HOST}: (connection refused|the connection was reset)$`,
+);
 /** Timers fire no sooner than asked, but the proxy timestamps a request only once it has all of it. */
 const SLACK_MS = 150;
 
@@ -215,7 +219,7 @@ const DISCOVERY_CASES: Case[] = [
     name: "connection refused",
     fault: "refused",
     exit: 5,
-    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: connection refused$`),
+    line: REFUSED,
     requests: 0,
   },
   {
@@ -351,7 +355,7 @@ const DEVICE_CASES: Case[] = [
     name: "connection refused",
     fault: "refused",
     exit: 5,
-    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: connection refused$`),
+    line: REFUSED,
     requests: 0,
     within: 900,
   },
@@ -647,7 +651,7 @@ const REFRESH_CASES: RefreshCase[] = [
     name: "connection refused",
     fault: "refused",
     exit: 5,
-    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: connection refused$`),
+    line: REFUSED,
     requests: 0,
   },
   {
@@ -873,7 +877,7 @@ const FETCH_CASES: Case[] = [
     name: "connection refused",
     fault: "refused",
     exit: 5,
-    line: new RegExp(`^deviceflow: Cannot reach ${HOST}: connection refused$`),
+    line: REFUSED,
     requests: 0,
   },
   {
