@@ -36,6 +36,8 @@ import {
   type StoreKey,
 } from "./src/kv_store.ts";
 import { defaultCachePath } from "./src/paths.ts";
+import { isVisibleAscii } from "./src/untrusted.ts";
+import { isSecureUrl, unsafeAddressReason } from "./src/url_policy.ts";
 import type { Account, Endpoints, Provider } from "./src/types.ts";
 
 export { CacheKeyError } from "./src/crypto.ts";
@@ -358,6 +360,8 @@ export interface PendingDeviceCode {
  * const kv = await Deno.openKv(`${dir}/cache.db`);
  * await kv.set(["deviceflow", "v1", "account", "https://id.example.com", "my-app", "x"], 42);
  * kv.close();
+ * // A cache file others may read is refused: this one was made with the umask's mode.
+ * if (Deno.build.os !== "windows") await Deno.chmod(`${dir}/cache.db`, 0o600);
  * const cache = await TokenCache.open(`${dir}/cache.db`);
  * assert.deepEqual(await cache.getAccounts(), []);
  * const skipped: readonly SkippedEntry[] = (await cache.status()).skipped;
@@ -444,6 +448,18 @@ export interface TokenCacheOptions {
   /** How many times to retry an operation that found the database locked (default 40). */
   readonly lockRetries?: number;
   /**
+   * How long to wait, in milliseconds, for a file another process holds
+   * locked before failing with a {@linkcode CacheError} that says so
+   * (default 10000).
+   */
+  readonly lockTimeout?: number;
+  /**
+   * Called once when an operation has waited {@linkcode LOCK_NOTICE_MS} for
+   * the file (another process holds it locked), so that a program can say
+   * what it is waiting for; the library itself prints nothing.
+   */
+  readonly onLockWait?: (location: string) => void;
+  /**
    * Encrypts the secrets (access tokens, refresh tokens, pending device
    * codes) with AES-256-GCM: 32 bytes, or an AES-GCM `CryptoKey`. A cache
    * encrypted once needs the key from then on; its plaintext secrets are
@@ -473,9 +489,27 @@ function isTime(value: unknown): value is number {
 function isOptionalString(value: unknown): value is string | undefined {
   return value === undefined || isString(value);
 }
-/** A secret: plaintext, or sealed by an encrypted cache (opened after validation). */
+/**
+ * A token or code as the RFCs define them (VSCHARs), so that what the cache
+ * file says cannot add a header, a variable or a protocol line to an output.
+ */
+function isWireText(value: unknown, spaces = true): value is string {
+  return isString(value) && isVisibleAscii(value, spaces);
+}
+/** A secret: plaintext, or sealed by an encrypted cache (checked when opened). */
 function isSecret(value: unknown): value is string | Sealed {
-  return isString(value) || isSealed(value);
+  return isWireText(value) || isSealed(value);
+}
+function isEndpoint(value: unknown): value is string {
+  if (!isString(value)) return false;
+  try {
+    return isSecureUrl(new URL(value));
+  } catch {
+    return false;
+  }
+}
+function isAddress(value: unknown): value is string {
+  return isString(value) && unsafeAddressReason(value) === undefined;
 }
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((s) => typeof s === "string");
@@ -492,7 +526,7 @@ const validAccount: Validator<CachedAccount> = (v, key) =>
     : undefined;
 
 const validAccessToken: Validator<CachedAccessToken> = (v) =>
-  isRecord(v) && isSecret(v.secret) && isString(v.tokenType) && isStrings(v.scopes) &&
+  isRecord(v) && isSecret(v.secret) && isWireText(v.tokenType, false) && isStrings(v.scopes) &&
     isStrings(v.requestedScopes) && isTime(v.cachedAt) &&
     (v.expiresAt === undefined || isTime(v.expiresAt)) &&
     (v.refreshAt === undefined || isTime(v.refreshAt))
@@ -509,16 +543,19 @@ const validClaims: Validator<Record<string, unknown>> = (v) => isRecord(v) ? v :
 
 const validMetadata: Validator<CachedMetadata> = (v) =>
   isRecord(v) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
-    isRecord(v.endpoints) && isString(v.endpoints.deviceAuthorization) &&
-    isString(v.endpoints.token) && isOptionalString(v.endpoints.revocation) &&
-    isOptionalString(v.endpoints.userinfo) && isOptionalString(v.endpoints.issuer) &&
+    isRecord(v.endpoints) && isEndpoint(v.endpoints.deviceAuthorization) &&
+    isEndpoint(v.endpoints.token) &&
+    (v.endpoints.revocation === undefined || isEndpoint(v.endpoints.revocation)) &&
+    (v.endpoints.userinfo === undefined || isEndpoint(v.endpoints.userinfo)) &&
+    isOptionalString(v.endpoints.issuer) &&
     isTime(v.fetchedAt)
     ? v as unknown as CachedMetadata
     : undefined;
 
 const validPending: Validator<PendingDeviceCode> = (v) =>
-  isRecord(v) && isString(v.id) && isSecret(v.deviceCode) && isString(v.userCode) &&
-    isString(v.verificationUri) && isOptionalString(v.verificationUriComplete) &&
+  isRecord(v) && isString(v.id) && isSecret(v.deviceCode) && isWireText(v.userCode, false) &&
+    isAddress(v.verificationUri) &&
+    (v.verificationUriComplete === undefined || isAddress(v.verificationUriComplete)) &&
     isTime(v.expiresAt) && isTime(v.interval) &&
     typeof v.message === "string" && isStrings(v.scopes) && isTime(v.createdAt)
     ? v as unknown as PendingDeviceCode
@@ -544,42 +581,95 @@ function isLocked(error: unknown): boolean {
   return /database is locked|SQLITE_BUSY|database is busy/i.test(message);
 }
 
-async function retryLocked<T>(retries: number, op: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await op();
-    } catch (error) {
-      if (!isLocked(error) || attempt >= retries) throw error;
-      // Jitter keeps processes that collided from colliding again.
-      const delay = Math.min(5 * 2 ** Math.min(attempt, 6), 250) * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, delay));
+/** After this long waiting for a locked file, {@linkcode TokenCacheOptions.onLockWait} is called. */
+export const LOCK_NOTICE_MS = 2000;
+/** The default of {@linkcode TokenCacheOptions.lockTimeout}. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * How the cache waits for a file another process holds locked. SQLite in
+ * Deno KV waits for as long as the lock is held, silently, or fails with
+ * "database is locked"; both are bounded here by one deadline per operation.
+ */
+class LockWait {
+  #noticed = false;
+  constructor(
+    readonly location: string,
+    readonly retries: number,
+    readonly timeoutMs: number,
+    readonly onWait: ((location: string) => void) | undefined,
+  ) {}
+
+  /** Runs an operation, retrying "locked" errors, until it succeeds or the deadline passes. */
+  async run<T>(op: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    let notice: ReturnType<typeof setTimeout> | undefined;
+    if (!this.#noticed && this.onWait) {
+      notice = setTimeout(() => {
+        this.#noticed = true;
+        this.onWait?.(this.location);
+      }, LOCK_NOTICE_MS);
     }
+    try {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await this.#before(deadline, op());
+        } catch (error) {
+          if (!isLocked(error) || attempt >= this.retries) throw error;
+          // Jitter keeps processes that collided from colliding again.
+          const delay = Math.min(5 * 2 ** Math.min(attempt, 6), 250) * (0.5 + Math.random());
+          if (Date.now() + delay >= deadline) throw this.#locked(error);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    } finally {
+      clearTimeout(notice);
+    }
+  }
+
+  /** The operation's result, or the "locked" error when the deadline comes first. */
+  #before<T>(deadline: number, operation: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.#locked()), Math.max(0, deadline - Date.now()));
+    });
+    // An operation given up on may still end later; nothing waits for it.
+    operation.catch(() => {});
+    return Promise.race([operation, late]).finally(() => clearTimeout(timer));
+  }
+
+  #locked(cause?: unknown): CacheError {
+    return new CacheError(
+      `The token cache ${this.location} is locked by another process (waited ${
+        Math.round(this.timeoutMs / 1000)
+      } s); try again when it has finished`,
+      { cause },
+    );
   }
 }
 
 class KvStore implements Store {
-  constructor(readonly kv: Deno.Kv, readonly retries: number) {}
+  constructor(readonly kv: Deno.Kv, readonly wait: LockWait) {}
 
   get<T>(key: StoreKey): Promise<StoreEntry<T>> {
-    return retryLocked(this.retries, () => this.kv.get<T>(key as Deno.KvKey)) as Promise<
+    return this.wait.run(() => this.kv.get<T>(key as Deno.KvKey)) as Promise<
       StoreEntry<T>
     >;
   }
 
   async *list<T>(prefix: StoreKey): AsyncIterable<StoreEntry<T>> {
-    const entries = await retryLocked(
-      this.retries,
+    const entries = await this.wait.run(
       () => Array.fromAsync(this.kv.list<T>({ prefix: prefix as Deno.KvKey })),
     );
     yield* entries as StoreEntry<T>[];
   }
 
   set(key: StoreKey, value: unknown, options?: { expireIn?: number }): Promise<unknown> {
-    return retryLocked(this.retries, () => this.kv.set(key as Deno.KvKey, value, options));
+    return this.wait.run(() => this.kv.set(key as Deno.KvKey, value, options));
   }
 
   delete(key: StoreKey): Promise<void> {
-    return retryLocked(this.retries, () => this.kv.delete(key as Deno.KvKey));
+    return this.wait.run(() => this.kv.delete(key as Deno.KvKey));
   }
 
   atomic(): StoreAtomic {
@@ -598,7 +688,7 @@ class KvStore implements Store {
         return op;
       },
       commit: () =>
-        retryLocked(this.retries, async () => {
+        this.wait.run(async () => {
           // A retried commit must be built anew: an operation commits once.
           const atomic = this.kv.atomic();
           steps.forEach((step) => step(atomic));
@@ -713,12 +803,17 @@ export class TokenCache {
     }
     const remote = /^https?:\/\//i.test(path);
     if (!remote && path !== ":memory:") await prepareFile(path);
+    const timeout = options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_MS;
+    if (!(timeout > 0)) throw new TypeError("Cannot open the cache: lockTimeout must be > 0 ms");
+    const wait = new LockWait(path, retries, timeout, options.onLockWait);
     let kv: Deno.Kv;
     try {
       // A locked new file blocks openKv for SQLite's 5 s busy timeout on each
       // try, so opening gets a few tries, not the many that quick operations get.
-      kv = await retryLocked(Math.min(retries, 3), () => Deno.openKv(path));
+      kv = await new LockWait(path, Math.min(retries, 3), timeout, options.onLockWait)
+        .run(() => Deno.openKv(path));
     } catch (error) {
+      if (error instanceof CacheError) throw error;
       const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
       // Deleting a file that is only busy would lose every sign-in in it.
       const hint = isLocked(error)
@@ -731,7 +826,7 @@ export class TokenCache {
         { cause: error },
       );
     }
-    const cache = new TokenCache(new KvStore(kv, retries), path);
+    const cache = new TokenCache(new KvStore(kv, wait), path);
     cache.#file = !remote && path !== ":memory:";
     try {
       await cache.#useKey(key);
@@ -866,7 +961,7 @@ export class TokenCache {
     // write replace it, and it is the only copy.
     if (!this.#key) throw new CacheKeyError("missing", this.location);
     const opened = await unseal(this.#key, secret, secretContext(entry.key, field));
-    if (opened === undefined) {
+    if (opened === undefined || !isWireText(opened)) {
       const key = formatKey(entry.key);
       this.#skipped.set(key, {
         key,
@@ -1083,7 +1178,8 @@ export class TokenCache {
    *
    * @param name What the lease guards.
    * @param holder A unique ID of the caller.
-   * @param ttlMs How long the lease lives if the holder dies.
+   * @param ttlMs How long the lease lives if the holder dies; also the longest a
+   * lease of another holder is believed.
    * @param now The current time in milliseconds.
    * @returns Whether the caller now holds the lease.
    */
@@ -1091,7 +1187,12 @@ export class TokenCache {
     const { value, entry } = await this.#read<{ holder: string; expiresAt: number }>(
       leaseKey(name),
     );
-    if (value && value.holder !== holder && value.expiresAt > now) return false;
+    // A lease that ends further ahead than a lease can last (a killed holder
+    // with a huge TTL, a fast clock on another machine sharing the cache) is
+    // stale: it would block every refresh until then.
+    if (
+      value && value.holder !== holder && value.expiresAt > now && value.expiresAt - now <= ttlMs
+    ) return false;
     const atomic = this.#store.atomic().check(entry).set(
       leaseKey(name),
       { holder, expiresAt: now + ttlMs },
@@ -1285,41 +1386,121 @@ async function scrubFreePages(path: string): Promise<void> {
   }
 }
 
-/** Creates the directory (0700) and an empty database file (0600) when they are missing. */
-async function prepareFile(path: string): Promise<void> {
-  const dir = dirOf(path);
+/** The files SQLite keeps beside a database: each holds its data too. */
+const COMPANIONS = ["-wal", "-shm", "-journal"] as const;
+
+/** The user this process runs as, when Deno may ask (`--allow-sys=uid`); never prompts. */
+function currentUid(): number | undefined {
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    // SQLite opens an empty file as an empty database; creating it here is
-    // what gives it mode 0600 from the first byte. Existing files keep their
-    // mode: the CLI warns when it is too open rather than changing it.
-    const file = await Deno.open(path, { create: true, append: true, mode: 0o600 });
-    file.close();
-  } catch (error) {
-    throw new CacheError(
-      `Cannot create the token cache ${path}: ${(error as Error).message.split("\n")[0]}`,
-      { cause: error },
-    );
+    if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.uid() ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 
 /**
- * Whether the cache file or its directory can be read by other users: the
- * CLI warns about it.
+ * Why a cache file must not be opened, or `undefined` when it is ours and
+ * private: a symbolic link (it could point anywhere), a file of another user
+ * (planted in a shared directory such as /tmp), or one that others may read
+ * or write.
+ */
+function refusal(path: string, info: Deno.FileInfo, uid: number | undefined): string | undefined {
+  if (info.isSymlink) return `${path} is a symbolic link; remove it (rm ${path})`;
+  if (!info.isFile) return `${path} is not a regular file`;
+  if (uid !== undefined && info.uid !== null && info.uid !== uid) {
+    return `${path} belongs to another user (uid ${info.uid}); remove it, or choose another cache file`;
+  }
+  if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    return `${path} can be read or written by other users (mode ${
+      (info.mode & 0o777).toString(8)
+    }); run: chmod 600 ${path}`;
+  }
+  return undefined;
+}
+
+async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Checks a cache file and its SQLite companions before KV opens them, and
+ * creates a missing file exclusively with mode 0600 (its directory 0700), so
+ * that no other user can plant it first. Windows has no modes to check.
+ *
+ * @throws {CacheError} When a file is a link, another user's, or open to others.
+ */
+async function prepareFile(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return await createFile(path);
+  const uid = currentUid();
+  const fail = (why: string) => new CacheError(`Refusing to open the token cache: ${why}`);
+  let info = await lstatOrUndefined(path).catch((error) => {
+    throw cannotCreate(path, error);
+  });
+  if (info === undefined) {
+    await createFile(path);
+    info = await Deno.lstat(path);
+  }
+  const problem = refusal(path, info, uid);
+  if (problem) throw fail(problem);
+  for (const suffix of COMPANIONS) {
+    const companion = await lstatOrUndefined(path + suffix).catch(() => undefined);
+    const why = companion && refusal(path + suffix, companion, uid);
+    if (why) throw fail(why);
+  }
+}
+
+/** Creates the directory (0700) and an empty database file (0600), only if the file is new. */
+async function createFile(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(dirOf(path), { recursive: true, mode: 0o700 });
+    // SQLite opens an empty file as an empty database; creating it here,
+    // exclusively, is what gives it mode 0600 from the first byte and makes
+    // sure nobody else's file is taken for ours.
+    const file = await Deno.open(path, { createNew: true, write: true, mode: 0o600 });
+    file.close();
+  } catch (error) {
+    // Another process of ours created it meanwhile: it is checked like any other.
+    if (error instanceof Deno.errors.AlreadyExists) return;
+    throw cannotCreate(path, error);
+  }
+}
+
+function cannotCreate(path: string, error: unknown): CacheError {
+  return new CacheError(
+    `Cannot create the token cache ${path}: ${(error as Error).message.split("\n")[0]}`,
+    { cause: error },
+  );
+}
+
+/**
+ * A real exposure of a cache file that passed the checks of
+ * {@linkcode TokenCache.open}: its directory can be written by other users
+ * and has no sticky bit, so they may delete or replace the files (a private
+ * directory, or one like /tmp with the sticky bit, is fine). The CLI warns
+ * about it.
  *
  * @param path The cache file.
- * @returns A sentence naming what is exposed, or `undefined` when all is private.
+ * @returns A sentence naming what is exposed, or `undefined` when nothing is.
  *
- * @example Warn about a cache others can read
+ * @example Warn about a directory others can write to
  * ```ts
  * import assert from "node:assert/strict";
  * import { exposure } from "@deviceflow/deviceflow/cache";
  *
  * const dir = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${dir}/cache.db`, "", { mode: 0o644 });
- * await Deno.chmod(`${dir}/cache.db`, 0o644);
+ * await Deno.chmod(dir, 0o777);
  * const warning = await exposure(`${dir}/cache.db`);
- * if (Deno.build.os !== "windows") assert.match(warning!, /readable by other users .*chmod 600/);
+ * if (Deno.build.os !== "windows") assert.match(warning!, /writable by other users .*chmod 700/);
+ * await Deno.chmod(dir, 0o700);
+ * assert.equal(await exposure(`${dir}/cache.db`), undefined);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -1328,17 +1509,15 @@ export async function exposure(path: string): Promise<string | undefined> {
     return undefined;
   }
   const dir = dirOf(path);
-  for (const [what, file] of [["directory", dir], ["file", path]] as const) {
-    try {
-      const mode = (await Deno.stat(file)).mode;
-      if (mode !== null && (mode & 0o077) !== 0) {
-        return `the cache ${what} ${file} is readable by other users (mode ${
-          (mode & 0o777).toString(8)
-        }); run: chmod ${what === "directory" ? "700" : "600"} ${file}`;
-      }
-    } catch {
-      // Missing is private enough.
+  try {
+    const mode = (await Deno.stat(dir)).mode;
+    if (mode !== null && (mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+      return `the cache directory ${dir} is writable by other users (mode ${
+        (mode & 0o777).toString(8)
+      }), who could replace the cache; run: chmod 700 ${dir}`;
     }
+  } catch {
+    // Missing is private enough.
   }
   return undefined;
 }

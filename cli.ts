@@ -19,6 +19,7 @@
 import { parseCommand, type Values } from "./src/cli/args.ts";
 import { type Command, report } from "./src/cli/common.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
+import { guardIo } from "./src/cli/format.ts";
 import { type CliIo, EXIT, interrupts, processIo } from "./src/cli/io.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -93,7 +94,9 @@ ${EXIT_HELP}`;
  * assert.equal(token, "");
  * ```
  */
-export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
+export async function main(args: string[], rawIo: CliIo = processIo()): Promise<number> {
+  // Every byte of text the commands write passes the terminal sanitizer.
+  const io = guardIo(rawIo);
   const [name, ...rest] = args;
   const known = (name: string | undefined) =>
     name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

@@ -29,7 +29,8 @@ import { parseArgs } from "node:util";
 import { TokenCache } from "../cache.ts";
 import { type CliIo, main as cli } from "../cli.ts";
 import { DeviceFlowClient } from "../src/client.ts";
-import { discoverEndpoints, isLoopback } from "../src/endpoints.ts";
+import { discoverEndpoints } from "../src/endpoints.ts";
+import { isLoopback } from "../src/url_policy.ts";
 import { DeviceFlowError } from "../src/errors.ts";
 import { type HttpContext, MAX_BODY_BYTES, postForm } from "../src/http.ts";
 import {

@@ -8,7 +8,7 @@
  */
 
 import type { AcquireOptions, SilentOptions } from "./client.ts";
-import { secureUrl } from "./endpoints.ts";
+import { secureUrl } from "./url_policy.ts";
 import { decodeBase64Url } from "./jwt.ts";
 import type { Account, DeviceCode, TokenResult } from "./types.ts";
 

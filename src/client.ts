@@ -13,8 +13,8 @@ import {
   guessProvider,
   PRESET_AUTHORITIES,
   presetEndpoints,
-  secureUrl,
 } from "./endpoints.ts";
+import { secureUrl } from "./url_policy.ts";
 import {
   DeviceFlowError,
   InteractionRequiredError,
@@ -471,9 +471,18 @@ export class DeviceFlowClient {
     const preset = this.#authorityUrl
       ? presetEndpoints(this.provider, this.#authorityUrl)
       : undefined;
+    // Endpoints given for this client are used for its requests only: they
+    // never replace what the cache knows of the authority, so that one run with
+    // a hostile --revocation-endpoint cannot redirect a later logout.
     let base: Endpoints | undefined = preset;
-    if (!explicit && !preset) {
+    if (!preset) {
       const cached = await this.cache.getMetadata(this.authority);
+      if (explicit) {
+        // A server known only by its endpoints has no metadata but these: the
+        // first ones it was used with are kept, and never replaced.
+        if (!this.#authorityUrl && !cached) await this.#saveMetadata(explicit as Endpoints);
+        return { ...explicit } as Endpoints;
+      }
       if (
         cached && cached.provider === this.provider &&
         this.#clock.now() - cached.fetchedAt < METADATA_TTL_MS
@@ -482,13 +491,16 @@ export class DeviceFlowClient {
       }
       base = await discoverEndpoints(this.#http, this.provider, this.#authorityUrl!, signal);
     }
-    const endpoints: Endpoints = { ...base, ...explicit } as Endpoints;
+    await this.#saveMetadata(base!);
+    return { ...base, ...explicit } as Endpoints;
+  }
+
+  async #saveMetadata(endpoints: Endpoints): Promise<void> {
     await this.cache.setMetadata(this.authority, {
       provider: this.provider,
       endpoints,
       fetchedAt: this.#clock.now(),
     });
-    return endpoints;
   }
 
   // ------------------------------------------------------------------ device flow
@@ -602,16 +614,22 @@ export class DeviceFlowClient {
    *
    * @param account The account.
    * @param options Cancellation.
-   * @returns Whether a refresh token was revoked at the server.
+   * @returns Whether a refresh token was revoked at the server, and if not, why:
+   * `none` (no refresh token was cached), `unsupported` (the server has no
+   * revocation endpoint), `refused` (it answered with an error; `status` says
+   * which) or `failed` (it could not be reached). In every case but
+   * `revoked` and `none`, the refresh token stays valid at the server until it expires.
    */
   async removeAccount(account: Account, options: { signal?: AbortSignal } = {}): Promise<{
     revoked: boolean;
+    revocation: "revoked" | "none" | "unsupported" | "refused" | "failed";
+    status?: number;
   }> {
     const removed = await this.cache.removeAccount(account);
-    if (!removed) return { revoked: false };
+    if (!removed) return { revoked: false, revocation: "none" };
     try {
       const endpoints = await this.resolveEndpoints(options.signal);
-      if (!endpoints.revocation) return { revoked: false };
+      if (!endpoints.revocation) return { revoked: false, revocation: "unsupported" };
       const form: Record<string, string> = {
         token: removed.secret,
         token_type_hint: "refresh_token",
@@ -619,10 +637,13 @@ export class DeviceFlowClient {
       };
       if (this.#clientSecret) form.client_secret = this.#clientSecret;
       const result = await postForm(this.#http, endpoints.revocation, form, options.signal);
-      return { revoked: result.status === 200 };
+      // RFC 7009 section 2.2: 200 whether or not the token was valid.
+      return result.status === 200
+        ? { revoked: true, revocation: "revoked" }
+        : { revoked: false, revocation: "refused", status: result.status };
     } catch (error) {
       if (error instanceof DeviceFlowError && error.code === "cancelled") throw error;
-      return { revoked: false };
+      return { revoked: false, revocation: "failed" };
     }
   }
 
@@ -766,7 +787,7 @@ export class DeviceFlowClient {
   ): Promise<CachedAccessToken | undefined> {
     const tokens = await this.cache.getAccessTokens(account);
     if (wanted.length === 0) return tokens[0];
-    return tokens.find((t) => covers(t.scopes, wanted) || covers(t.requestedScopes, wanted));
+    return tokens.find((t) => covers(t, wanted));
   }
 
   async #fromCache(account: CachedAccount, token: CachedAccessToken): Promise<TokenResult> {
@@ -1044,19 +1065,39 @@ function resourceScopes(scopes: readonly string[]): string[] {
   return scopes.filter((s) => !NON_RESOURCE_SCOPES.has(s.toLowerCase()));
 }
 
-/** Whether granted scopes cover wanted ones; Entra may qualify scopes with the resource URI. */
-function covers(granted: readonly string[], wanted: readonly string[]): boolean {
-  const have = new Set(granted.map((s) => s.toLowerCase()));
-  const short = new Set(granted.map((s) => s.toLowerCase().split("/").pop()!));
+/**
+ * Whether a cached token covers the wanted scopes. Only what the server
+ * granted counts (RFC 6749 section 5.1: the response's `scope`, or the
+ * request's when the server named none): a server that granted less than was
+ * asked is no cache hit for the rest. Entra may qualify granted scopes with
+ * the resource URI, and grants a resource's `.default` as the list of its
+ * permissions, so `.default` is covered by a token that asked for it.
+ */
+function covers(token: CachedAccessToken, wanted: readonly string[]): boolean {
+  const have = new Set(token.scopes.map((s) => s.toLowerCase()));
+  const short = new Set(token.scopes.map((s) => s.toLowerCase().split("/").pop()!));
+  const asked = new Set(token.requestedScopes.map((s) => s.toLowerCase()));
   return wanted.every((s) => {
     const scope = s.toLowerCase();
+    if (scope.endsWith(".default")) return asked.has(scope);
     return have.has(scope) || short.has(scope) || have.has(scope.split("/").pop()!);
   });
 }
 
+/**
+ * Whether the server refused the refresh token itself: the person must sign
+ * in again, whatever the provider calls it (RFC 6749's `invalid_grant`,
+ * GitHub's `bad_refresh_token`, OpenID Connect's and Entra's interaction
+ * signals). The refused token is never sent again.
+ */
 function needsInteraction(error: ServerError): boolean {
-  return ["invalid_grant", "interaction_required", "consent_required", "login_required"]
-    .includes(error.error) ||
+  return [
+    "invalid_grant",
+    "bad_refresh_token",
+    "interaction_required",
+    "consent_required",
+    "login_required",
+  ].includes(error.error) ||
     (error.suberror !== undefined &&
       [
         "basic_action",

@@ -38,6 +38,8 @@ export interface Profile {
   readonly encrypt?: boolean;
   /** The client secret, where the server requires one. */
   readonly clientSecret?: string;
+  /** The hosts `git-credential` answers for, as `--git-host` names them (default: the authority's). */
+  readonly gitHosts?: readonly string[];
 }
 
 /** A config file as read. */
@@ -144,6 +146,7 @@ const KNOWN_KEYS: readonly string[] = [
   "scopes",
   "defaultScopes",
   "encrypt",
+  "gitHosts",
 ];
 
 function checkProfile(
@@ -199,6 +202,15 @@ function checkProfile(
     } else {
       fail(`${key("scopes")} must be a string or an array of strings`);
     }
+  }
+  if (value.gitHosts !== undefined) {
+    const hosts = typeof value.gitHosts === "string"
+      ? value.gitHosts.split(/[\s,]+/).filter(Boolean)
+      : value.gitHosts;
+    if (!Array.isArray(hosts) || !hosts.length || !hosts.every((h) => isGitHost(h))) {
+      fail(`${key("gitHosts")} must be a list of host names (a port may follow: host:8443)`);
+    }
+    profile.gitHosts = (hosts as string[]).map((h) => h.toLowerCase());
   }
   if (value.defaultScopes !== undefined) {
     if (typeof value.defaultScopes !== "boolean") {
@@ -296,4 +308,17 @@ function describeJsonError(error: unknown, text: string): string {
   if (Number.isNaN(position)) return `: ${reason}`;
   const lines = text.slice(0, position).split("\n");
   return ` at line ${lines.length}, column ${lines.at(-1)!.length + 1}: ${reason}`;
+}
+
+/**
+ * Whether a value is a host as git names it in a credential request: a DNS
+ * name or an IP address, with an optional port.
+ *
+ * @param value The value.
+ * @returns `true` when it is one.
+ */
+export function isGitHost(value: unknown): value is string {
+  return typeof value === "string" &&
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+      .test(value);
 }

@@ -10,6 +10,7 @@ import { DeviceFlowError, InvalidResponseError, ServerError } from "./errors.ts"
 import { getJson, type HttpContext, type HttpResult, unavailable } from "./http.ts";
 import { parseErrorBody } from "./responses.ts";
 import type { Endpoints, Provider } from "./types.ts";
+import { clip, secureUrl } from "./url_policy.ts";
 
 const ENTRA_HOSTS = new Set([
   "login.microsoftonline.com",
@@ -27,42 +28,6 @@ export const PRESET_AUTHORITIES: Readonly<Partial<Record<Provider, string>>> = {
   github: "https://github.com",
   google: "https://accounts.google.com",
 };
-
-/**
- * Whether a host name is a loopback address, where plain HTTP is allowed.
- *
- * @param hostname A URL's `hostname`.
- * @returns `true` for `localhost`, `127.0.0.0/8` and `[::1]`.
- */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-/**
- * Parses a URL the client will send credentials to and requires HTTPS, or
- * HTTP on a loopback address.
- *
- * @param value The URL.
- * @param name What it is, for the message (an option name).
- * @returns The parsed URL.
- * @throws {TypeError} When the URL is malformed or insecure.
- */
-export function secureUrl(value: string, name: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`Cannot use ${name} "${clip(value)}": not an absolute URL`);
-  }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
-  throw new TypeError(
-    `Cannot use ${name} "${
-      clip(value)
-    }": it must use https (plain http is allowed only on loopback addresses)`,
-  );
-}
 
 /**
  * Guesses the provider from an authority's host.
@@ -229,11 +194,4 @@ function endpointsFromMetadata(
 
 function trimSlash(value: string): string {
   return value.replace(/\/+$/, "");
-}
-
-/** Values a server sent are quoted in messages, but never at any length. */
-function clip(value: unknown, max = 200): string {
-  // Callers in plain JavaScript may pass anything where a URL belongs.
-  const text = String(value);
-  return text.length > max ? `${text.slice(0, max)}...` : text;
 }

@@ -8,7 +8,7 @@
 
 import { CancelledError, InvalidResponseError, NetworkError, ServerError } from "./errors.ts";
 import { systemClock } from "./clock.ts";
-import { secureUrl } from "./endpoints.ts";
+import { secureUrl } from "./url_policy.ts";
 
 /** Bodies larger than this are refused without being read whole. */
 export const MAX_BODY_BYTES = 1024 * 1024;

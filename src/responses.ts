@@ -9,6 +9,8 @@
 import { InvalidResponseError, type ServerErrorDetails } from "./errors.ts";
 import type { HttpResult } from "./http.ts";
 import { redact, registerSecret } from "./redact.ts";
+import { isVisibleAscii } from "./untrusted.ts";
+import { unsafeAddressReason } from "./url_policy.ts";
 
 /** RFC 8628 section 3.5: the interval when the server names none. */
 export const DEFAULT_INTERVAL_SECONDS = 5;
@@ -16,6 +18,15 @@ export const DEFAULT_INTERVAL_SECONDS = 5;
 // cannot flood the terminal.
 const MAX_USER_CODE = 64;
 const MAX_MESSAGE = 2048;
+/** Longest token accepted: Entra's largest access tokens are about 8 KB; KV stores 64 KiB a value. */
+const MAX_TOKEN = 32_768;
+const MAX_DEVICE_CODE = 4096;
+const MAX_TOKEN_TYPE = 64;
+/**
+ * Lifetimes beyond a year are taken as a year: a server that says "forever"
+ * (or sends a nonsense number) must not lose a sign-in the person approved.
+ */
+export const MAX_LIFETIME_SECONDS = 365 * 24 * 60 * 60;
 
 type Json = Record<string, unknown>;
 
@@ -92,27 +103,39 @@ function optionalSeconds(result: HttpResult, body: Json, ...names: string[]): nu
   const number = typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)
     ? Number(value)
     : value;
-  if (typeof number !== "number" || !Number.isFinite(number) || number < 0 || number > 1e9) {
+  if (typeof number !== "number" || Number.isNaN(number) || number < 0) {
     throw invalid(result, `"${name}" must be a non-negative number of seconds`);
   }
-  return number;
+  return Math.min(number, MAX_LIFETIME_SECONDS);
 }
 
-function httpUrl(result: HttpResult, name: string, value: string): string {
-  // The URL parser drops newlines and escapes the rest, but the raw value is
-  // what a person sees: it must not carry text or escapes of its own.
-  if (UNPRINTABLE_OR_SPACE.test(value)) {
-    throw invalid(result, `"${name}" must not contain spaces or control characters`);
+/**
+ * A token or code: VSCHARs only (RFC 6749 appendix A), so that no output
+ * format (a header, a shell line, git's protocol) can be made to carry an
+ * extra line or variable by a server.
+ */
+function wireToken(
+  result: HttpResult,
+  name: string,
+  value: string,
+  max: number,
+  spaces: boolean,
+): string {
+  if (value.length > max || !isVisibleAscii(value, spaces)) {
+    throw invalid(
+      result,
+      `"${name}" must be at most ${max} printable ASCII characters${
+        spaces ? "" : " without spaces"
+      }`,
+    );
   }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(result, `"${name}" must be an absolute URL`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw invalid(result, `"${name}" must be an http or https URL`);
-  }
+  return value;
+}
+
+/** A verification address a person is sent to: see {@linkcode unsafeAddressReason}. */
+function verificationAddress(result: HttpResult, name: string, value: string): string {
+  const why = unsafeAddressReason(value);
+  if (why) throw invalid(result, `the server gave an unsafe address in "${name}": ${why}`);
   return value;
 }
 
@@ -125,11 +148,6 @@ const ANSI_SEQUENCE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 // Newlines stay: Entra's messages have them.
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARACTER = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
-// Single-line fields (codes, addresses) allow no control characters at all, newlines included.
-// deno-lint-ignore no-control-regex
-const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f]/;
-// deno-lint-ignore no-control-regex
-const UNPRINTABLE_OR_SPACE = /[\x00-\x20\x7f-\x9f]/;
 
 /**
  * Validates a device authorization response (RFC 8628 section 3.2).
@@ -141,13 +159,17 @@ export function parseDeviceAuthorization(result: HttpResult): ParsedDeviceAuthor
   const body = asObject(result, "device authorization response");
   const deviceCode = requiredString(result, body, "device_code", "deviceCode");
   registerSecret(deviceCode);
-  const userCode = requiredString(result, body, "user_code", "userCode");
-  if (userCode.length > MAX_USER_CODE || UNPRINTABLE.test(userCode)) {
-    throw invalid(result, `"user_code" must be at most ${MAX_USER_CODE} printable characters`);
-  }
+  wireToken(result, "device_code", deviceCode, MAX_DEVICE_CODE, true);
+  const userCode = wireToken(
+    result,
+    "user_code",
+    requiredString(result, body, "user_code", "userCode"),
+    MAX_USER_CODE,
+    false,
+  );
   // Google says verification_url; AWS says verificationUri.
   const [uriName] = field(body, "verification_uri", "verification_url", "verificationUri");
-  const verificationUri = httpUrl(
+  const verificationUri = verificationAddress(
     result,
     uriName,
     requiredString(result, body, "verification_uri", "verification_url", "verificationUri"),
@@ -161,7 +183,7 @@ export function parseDeviceAuthorization(result: HttpResult): ParsedDeviceAuthor
   );
   const verificationUriComplete = completeRaw === undefined || completeRaw === ""
     ? undefined
-    : httpUrl(result, "verification_uri_complete", completeRaw);
+    : verificationAddress(result, "verification_uri_complete", completeRaw);
   const expiresIn = optionalSeconds(result, body, "expires_in", "expiresIn");
   if (expiresIn === undefined || expiresIn <= 0) {
     throw invalid(result, `"expires_in" must be a positive number of seconds`);
@@ -188,17 +210,23 @@ export function parseDeviceAuthorization(result: HttpResult): ParsedDeviceAuthor
  */
 export function parseTokenResponse(result: HttpResult): ParsedTokenResponse {
   const body = asObject(result, "token response");
+  // Registered before they are checked: the error must not quote them.
   const accessToken = requiredString(result, body, "access_token", "accessToken");
   registerSecret(accessToken);
   const refreshToken = optionalString(result, body, "refresh_token", "refreshToken") || undefined;
   registerSecret(refreshToken);
   const idToken = optionalString(result, body, "id_token", "idToken") || undefined;
   registerSecret(idToken);
+  wireToken(result, "access_token", accessToken, MAX_TOKEN, true);
+  if (refreshToken) wireToken(result, "refresh_token", refreshToken, MAX_TOKEN, true);
+  if (idToken) wireToken(result, "id_token", idToken, MAX_TOKEN, true);
+  const tokenType = optionalString(result, body, "token_type", "tokenType");
+  if (tokenType) wireToken(result, "token_type", tokenType, MAX_TOKEN_TYPE, false);
   const scopeRaw = optionalString(result, body, "scope");
   return {
     accessToken,
     // RFC 6749 requires token_type, but a missing one is always Bearer in practice.
-    tokenType: optionalString(result, body, "token_type", "tokenType") || "Bearer",
+    tokenType: tokenType || "Bearer",
     expiresIn: optionalSeconds(result, body, "expires_in", "expiresIn"),
     refreshIn: optionalSeconds(result, body, "refresh_in"),
     // GitHub separates scopes with commas.

@@ -49,7 +49,11 @@ export function buildTokenResult(
   const result: { -readonly [K in keyof TokenResult]: TokenResult[K] } = {
     accessToken: parsed.accessToken,
     tokenType: parsed.tokenType,
-    scopes: parsed.scope ?? [...requestedScopes],
+    // GitHub App tokens carry `scope: ""`: their rights are the app's, not scopes.
+    scopes:
+      parsed.scope === undefined || (parsed.scope.length === 0 && source.provider === "github")
+        ? [...requestedScopes]
+        : parsed.scope,
     account,
   };
   if (parsed.expiresIn !== undefined) result.expiresAt = new Date(now + parsed.expiresIn * 1000);

@@ -351,7 +351,8 @@ Deno.test("TokenCache.open() refuses a file that is not a database in one line t
     ];
     for (const [i, content] of contents.entries()) {
       const path = `${dir}/damaged-${i}.db`;
-      await Deno.writeFile(path, content);
+      await Deno.writeFile(path, content, { mode: 0o600 });
+      await Deno.chmod(path, 0o600);
       await assert.rejects(TokenCache.open(path), (error: unknown) => {
         assert.ok(error instanceof CacheError, String(error));
         assert.equal(error.code, "cache");
@@ -397,7 +398,8 @@ Deno.test("a cache file damaged past its header fails with how to reset it, not 
 // File modes
 
 Deno.test({
-  name: "a new cache gets a 0700 directory and a 0600 file, and exposure() reports widened modes",
+  name:
+    "a new cache gets a 0700 directory and a 0600 file, and exposure() reports a directory others may write",
   ignore: !POSIX,
   fn: () =>
     withTempDir(async (tmp) => {
@@ -415,17 +417,17 @@ Deno.test({
       });
       assert.equal(await exposure(path), undefined);
 
-      await Deno.chmod(path, 0o644);
-      const file = await exposure(path);
-      assert.ok(file?.includes(path), file);
-      assert.ok(file?.includes("644"), file);
-      assert.ok(file?.includes(`chmod 600 ${path}`), file);
-
-      await Deno.chmod(path, 0o600);
+      // A directory others may read is no exposure when the files are private.
       await Deno.chmod(dir, 0o755);
+      assert.equal(await exposure(path), undefined);
+      // One they may write to is: they could replace the cache.
+      await Deno.chmod(dir, 0o777);
       const directory = await exposure(path);
       assert.ok(directory?.includes(`directory ${dir} `), directory);
       assert.ok(directory?.includes(`chmod 700 ${dir}`), directory);
+      // The sticky bit (as on /tmp) keeps others from replacing our files.
+      await Deno.chmod(dir, 0o1777);
+      assert.equal(await exposure(path), undefined);
 
       await Deno.chmod(dir, 0o700);
       assert.equal(await exposure(path), undefined);
@@ -435,18 +437,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "an existing cache file keeps its mode when opened",
+  name: "an existing cache file that others may read is refused, and keeps its mode",
   ignore: !POSIX,
   fn: () =>
     withTempDir(async (dir) => {
       const path = `${dir}/cache.db`;
       await Deno.writeFile(path, new Uint8Array(), { mode: 0o640 });
       await Deno.chmod(path, 0o640);
-      await withCache(() => TokenCache.open(path), async (cache) => {
-        await cache.save(fixture("alice"));
+      await assert.rejects(TokenCache.open(path), (error: unknown) => {
+        assert.ok(error instanceof CacheError, String(error));
+        assert.equal(
+          error.message,
+          `Refusing to open the token cache: ${path} can be read or written by other users (mode 640); run: chmod 600 ${path}`,
+        );
+        return true;
       });
       assert.equal(mode(await Deno.stat(path)), 0o640);
-      assert.match((await exposure(path)) ?? "", /chmod 600/);
     }),
 });
 
@@ -798,6 +804,9 @@ Deno.test("a save waits for another process that holds the cache file locked", a
 Deno.test("opening a new cache file retries while another process holds it locked", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/cache.db`;
+    // An empty file of ours, as the cache creates it, that another process locks first.
+    await Deno.writeFile(path, new Uint8Array(), { mode: 0o600 });
+    await Deno.chmod(path, 0o600);
     // Held past SQLite's own 5 s busy timeout, so that only the cache's retries get through.
     const done = await holdLock(path, 6_500);
     // A process that may not retry gives up, and is not told to delete the cache.

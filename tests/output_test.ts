@@ -116,7 +116,15 @@ Deno.test({
       // What git writes to a helper's stdin for `get`.
       const request = "protocol=https\nhost=git.example.com\npath=org/repo.git\n\n";
       const result = await runWithIo(
-        ["git-credential", "--cache", cache, "--no-interactive", "get"],
+        [
+          "git-credential",
+          "--cache",
+          cache,
+          "--no-interactive",
+          "--git-host",
+          "git.example.com",
+          "get",
+        ],
         withStdin(request),
       );
       assert.equal(result.code, 0, result.stderr);

@@ -205,7 +205,7 @@ Deno.test("malformed device responses exit 1 with a message naming the field", a
     [
       "javascript: address",
       deviceResponse({ verification_uri: "javascript:alert(1)" }),
-      /"verification_uri" must be an http or https URL/,
+      /unsafe address in "verification_uri": not https/,
     ],
     ["HTML page", {
       status: 200,

@@ -320,7 +320,13 @@ async function devServerRuns(scan: Scan, server: DevServer, proxy: ConnectProxy)
     prints: raw,
   });
   await scan.collectFromCache();
-  await scan.run("git-credential get", ["git-credential", v, "get"], {
+  await scan.run("git-credential get", [
+    "git-credential",
+    v,
+    "--git-host",
+    "git.example.com",
+    "get",
+  ], {
     env: publicEnv,
     stdin: "protocol=https\nhost=git.example.com\n\n",
     prints: (stdout) => stdout.match(/^password=(.*)$/m)?.[1],

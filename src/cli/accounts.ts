@@ -5,9 +5,10 @@
  */
 
 import { COMMON, SERVER, type Values } from "./args.ts";
-import { accountFilter, accountJson, type Command, table, withCache } from "./common.ts";
+import { accountFilter, accountJson, type Command, withCache } from "./common.ts";
 import { COMMON_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine, table } from "./format.ts";
 
 const HELP = `Usage: deviceflow accounts [--json] [--authority URL] [--client-id ID]
 
@@ -17,11 +18,11 @@ Lists the cached accounts: username, home account ID, authority and client ID.
 
 ${COMMON_HELP}`;
 
-async function accounts(values: Values, io: CliIo): Promise<number> {
+async function accounts(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
     const list = await cache.getAccounts(accountFilter(values, io.env));
     if (values.json) {
-      await io.stdout(JSON.stringify(list.map(accountJson)) + "\n");
+      await io.stdout(jsonLine(list.map(accountJson)));
     } else if (list.length === 0) {
       io.stderr("No accounts are cached; sign in with: deviceflow login\n");
     } else {

@@ -7,7 +7,7 @@
 
 import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
 import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
-import { isLoopback } from "../endpoints.ts";
+import { isLoopback } from "../url_policy.ts";
 import { defaultCachePath, defaultConfigPath } from "../paths.ts";
 import type { Provider } from "../types.ts";
 

@@ -34,6 +34,7 @@ import {
 } from "./args.ts";
 import { ConfigError } from "../config.ts";
 import { type CliIo, EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import type { SignInView } from "./prompt.ts";
 import { explainPermission, missingPermission, unreadableVariables } from "./permissions.ts";
 
@@ -51,12 +52,12 @@ export interface Command {
    */
   readonly positionals?: boolean | "after-separator";
   /** Runs it; returns the exit code. */
-  run(values: Values, io: CliIo, positionals: string[]): Promise<number>;
+  run(values: Values, io: GuardedIo, positionals: string[]): Promise<number>;
 }
 
 export async function withCache(
   values: Values,
-  io: CliIo,
+  io: GuardedIo,
   run: (cache: TokenCache) => Promise<number>,
 ): Promise<number> {
   const cache = await openCache(values, io);
@@ -67,7 +68,7 @@ export async function withCache(
   }
 }
 
-export async function openCache(values: Values, io: CliIo): Promise<TokenCache> {
+export async function openCache(values: Values, io: GuardedIo): Promise<TokenCache> {
   const selected = selectProfile(values, io.env);
   for (const warning of selected.config?.warnings ?? []) {
     io.stderr(`deviceflow: warning: ${warning}\n`);
@@ -84,8 +85,22 @@ export async function openCache(values: Values, io: CliIo): Promise<TokenCache> 
   // A key found is always used: once a cache is encrypted, every command needs its key.
   const encrypt = values.encrypt === true || selected.profile.encrypt === true;
   const found = await findCacheKey({ env: io.env, location, create: encrypt });
+  const lockTimeout = seconds(
+    io.env("DEVICEFLOW_LOCK_TIMEOUT") || undefined,
+    "DEVICEFLOW_LOCK_TIMEOUT",
+  );
+  const onLockWait = (file: string) =>
+    io.stderr(
+      values["json-events"]
+        ? jsonLine({ event: "waiting", reason: "cache_locked", cache: file })
+        : `deviceflow: waiting for the token cache ${file}, which another process has locked...\n`,
+    );
   try {
-    return await TokenCache.open(location, found ? { encryptionKey: found.key } : {});
+    return await TokenCache.open(location, {
+      ...(found ? { encryptionKey: found.key } : {}),
+      ...(lockTimeout !== undefined ? { lockTimeout: lockTimeout * 1000 } : {}),
+      onLockWait,
+    });
   } catch (error) {
     if (!(error instanceof CacheKeyError)) throw error;
     // A key made just now cannot be the one the cache was encrypted with.
@@ -127,7 +142,7 @@ export function accountFilter(
 export function makeClient(
   settings: ServerSettings,
   cache: TokenCache,
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
 ): DeviceFlowClient {
   if (!settings.clientId) {
@@ -211,7 +226,7 @@ function leaseTtl(env: CliIo["env"]): { leaseTtl?: number } {
 export async function clientFromCache(
   settings: ServerSettings,
   cache: TokenCache,
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
 ): Promise<DeviceFlowClient> {
   const named = settings.clientId &&
@@ -255,7 +270,7 @@ export function accountClient(
   account: Pick<CachedAccount, "authority" | "clientId"> & { provider?: Provider | undefined },
   settings: ServerSettings,
   cache: TokenCache,
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
 ): DeviceFlowClient {
   return makeClient(
@@ -282,12 +297,13 @@ export const MAX_RENEWALS = 3;
  * @param values The command's options.
  * @returns The view.
  */
-export async function makeView(io: CliIo, values: Values): Promise<SignInView> {
+export async function makeView(io: GuardedIo, values: Values): Promise<SignInView> {
   // Loaded only when a sign-in happens: the QR encoder is not on the path of a cached `token`.
   const { jsonView, textView } = await import("./prompt.ts");
   if (values["json-events"]) return jsonView(io.stderr);
   return textView({
     write: io.stderr,
+    control: io.control,
     terminal: io.stderrIsTerminal,
     color: io.stderrIsTerminal && !io.env("NO_COLOR") && values["no-color"] !== true,
     verbose: values.verbose === true,
@@ -312,7 +328,7 @@ export async function makeView(io: CliIo, values: Values): Promise<SignInView> {
 export async function signIn(
   client: DeviceFlowClient,
   scopes: string[],
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
   timeout: number | undefined,
   claims?: string,
@@ -377,14 +393,7 @@ export function summary(result: TokenResult) {
   };
 }
 
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows]
-    .map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
-    .join("\n") + "\n";
-}
-
-export function verboseFetch(io: CliIo): typeof fetch {
+export function verboseFetch(io: GuardedIo): typeof fetch {
   const base = io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
@@ -415,9 +424,9 @@ export function verboseFetch(io: CliIo): typeof fetch {
  * @param command The command, for usage hints.
  * @returns The exit code.
  */
-export function report(error: unknown, io: CliIo, command: string, json = false): number {
+export function report(error: unknown, io: GuardedIo, command: string, json = false): number {
   const code = exitCode(error);
-  const message = redact(describe(error)).split("\n")[0]!;
+  const message = oneLine(redact(describe(error)).split(/\r?\n/)[0]!);
   if (json) {
     // --json-events: errors are events too, so that stderr stays one JSON object per line.
     const kind = missingPermission(error)
@@ -427,7 +436,7 @@ export function report(error: unknown, io: CliIo, command: string, json = false)
       : error instanceof UsageError || error instanceof ConfigError
       ? "usage"
       : "unexpected";
-    io.stderr(JSON.stringify({ event: "error", code: kind, message, exitCode: code }) + "\n");
+    io.stderr(jsonLine({ event: "error", code: kind, message, exitCode: code }));
     return code;
   }
   io.stderr(`deviceflow: ${message}\n`);

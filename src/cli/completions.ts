@@ -8,7 +8,8 @@
 import type { Provider } from "../types.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import type { GuardedIo } from "./format.ts";
 import { FORMATS } from "./token.ts";
 
 /** The shells there is a completion script for. */
@@ -365,7 +366,7 @@ export function completionsCommand(
     options: { help: { type: "boolean", short: "h" } },
     help: HELP,
     positionals: true,
-    run: async (_values: Values, io: CliIo, positionals: string[]) => {
+    run: async (_values: Values, io: GuardedIo, positionals: string[]) => {
       const [shell, extra] = positionals;
       if (shell === undefined || !(SHELLS as readonly string[]).includes(shell)) {
         throw new UsageError(

@@ -20,9 +20,10 @@ import {
   UsageError,
   type Values,
 } from "./args.ts";
-import { type Command, table } from "./common.ts";
+import type { Command } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine, oneLine, table } from "./format.ts";
 
 const MASK = "********";
 
@@ -58,7 +59,7 @@ ${COMMON_HELP}`;
 
 const SUBCOMMANDS = "list, show or path";
 
-async function config(values: Values, io: CliIo, positionals: string[]): Promise<number> {
+async function config(values: Values, io: GuardedIo, positionals: string[]): Promise<number> {
   const [subcommand, ...rest] = positionals;
   const most = subcommand === "show" ? 1 : 0;
   if (rest.length > most) {
@@ -78,14 +79,14 @@ async function config(values: Values, io: CliIo, positionals: string[]): Promise
   }
 }
 
-async function list(values: Values, io: CliIo): Promise<number> {
+async function list(values: Values, io: GuardedIo): Promise<number> {
   const config = loadConfig(values, io.env);
   warn(config, io);
   const selected = selectProfile(values, io.env, { config });
   const names = Object.keys(config?.profiles ?? {});
   if (values.json) {
     await io.stdout(
-      JSON.stringify(names.map((name) => ({ name, applies: name === selected.name }))) + "\n",
+      jsonLine(names.map((name) => ({ name, applies: name === selected.name }))),
     );
   } else if (names.length === 0) {
     io.stderr(
@@ -95,7 +96,8 @@ async function list(values: Values, io: CliIo): Promise<number> {
     );
   } else {
     await io.stdout(
-      names.map((name) => `${name === selected.name ? "*" : " "} ${name}`).join("\n") + "\n",
+      names.map((name) => `${name === selected.name ? "*" : " "} ${oneLine(name)}`).join("\n") +
+        "\n",
     );
   }
   return EXIT.ok;
@@ -114,7 +116,7 @@ const SHOWN = [
   "revocationEndpoint",
 ] as const satisfies readonly (keyof ServerSettings)[];
 
-async function show(values: Values, io: CliIo, name: string | undefined): Promise<number> {
+async function show(values: Values, io: GuardedIo, name: string | undefined): Promise<number> {
   const config = loadConfig(values, io.env);
   warn(config, io);
   const selected = selectProfile(values, io.env, { name, config });
@@ -138,12 +140,12 @@ async function show(values: Values, io: CliIo, name: string | undefined): Promis
   }
   if (values.json) {
     await io.stdout(
-      JSON.stringify({
+      jsonLine({
         config: config?.path ?? null,
         profile: selected.name ?? null,
         settings: shown,
         sources: from,
-      }) + "\n",
+      }),
     );
     return EXIT.ok;
   }
@@ -151,7 +153,7 @@ async function show(values: Values, io: CliIo, name: string | undefined): Promis
     value === null ? "-" : Array.isArray(value) ? value.join(" ") || "-" : String(value);
   await io.stdout(
     `Config: ${config ? `${config.path}${config.found ? "" : " (does not exist)"}` : "-"}\n` +
-      `Profile: ${selected.name ?? "(none)"}\n` +
+      `Profile: ${selected.name === undefined ? "(none)" : oneLine(selected.name)}\n` +
       table(
         ["SETTING", "VALUE", "FROM"],
         Object.entries(shown).map(([key, value]) => [key, text(value), from[key] ?? ""]),
@@ -160,7 +162,7 @@ async function show(values: Values, io: CliIo, name: string | undefined): Promis
   return EXIT.ok;
 }
 
-async function path(values: Values, io: CliIo): Promise<number> {
+async function path(values: Values, io: GuardedIo): Promise<number> {
   const where = configPath(values, io.env);
   if (!where) {
     throw new UsageError(
@@ -171,7 +173,7 @@ async function path(values: Values, io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-function warn(config: Config | undefined, io: CliIo): void {
+function warn(config: Config | undefined, io: GuardedIo): void {
   for (const warning of config?.warnings ?? []) io.stderr(`deviceflow: warning: ${warning}\n`);
 }
 

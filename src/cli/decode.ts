@@ -7,7 +7,8 @@
 import { decodeBase64Url, decodeJwt } from "../jwt.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine } from "./format.ts";
 
 const HELP = `Usage: deviceflow decode [TOKEN | -]
 
@@ -28,7 +29,7 @@ const DATE_CLAIMS = ["exp", "nbf", "iat"] as const;
 /** The characters of an OAuth token (RFC 6750 b64token), dots included. */
 const TOKEN_CHARS = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-async function decode(_values: Values, io: CliIo, positionals: string[]): Promise<number> {
+async function decode(_values: Values, io: GuardedIo, positionals: string[]): Promise<number> {
   if (positionals.length > 1) {
     throw new UsageError(`decode: unexpected argument "${positionals[1]}" (give one token)`);
   }
@@ -50,11 +51,10 @@ async function decode(_values: Values, io: CliIo, positionals: string[]): Promis
     if (!Number.isNaN(date.getTime())) dates[name] = date.toISOString();
   }
   await io.stdout(
-    JSON.stringify(
+    jsonLine(
       { header: decoded.header, claims: decoded.claims, dates, signatureVerified: false },
-      null,
       2,
-    ) + "\n",
+    ),
   );
   io.stderr("Note: the signature was not verified\n");
   return EXIT.ok;

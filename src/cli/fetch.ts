@@ -5,14 +5,15 @@
  */
 
 import { bearerError, fetchWithToken, type TokenSource } from "../api_fetch.ts";
-import { secureUrl } from "../endpoints.ts";
+import { secureUrl } from "../url_policy.ts";
 import { redact } from "../redact.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../http.ts";
 import { CancelledError, NetworkError } from "../errors.ts";
 import { UsageError, type Values } from "./args.ts";
 import { type Command, requestTimeouts, verboseFetch } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
 
 const HELP = `Usage: deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
@@ -52,7 +53,7 @@ interface ApiRequest {
   init: RequestInit & { headers: Headers };
 }
 
-async function fetchCommand(values: Values, io: CliIo, positionals: string[]): Promise<number> {
+async function fetchCommand(values: Values, io: GuardedIo, positionals: string[]): Promise<number> {
   const request = await buildRequest(values, io, positionals);
   return await withTokens(values, io, async (getToken) => {
     const token: TokenSource = ({ reason, claims }) =>
@@ -81,20 +82,20 @@ async function fetchCommand(values: Values, io: CliIo, positionals: string[]): P
     } catch (error) {
       throw transportError(error, request.url, io);
     }
-    if (values.include) await io.stdout(head(response));
+    if (values.include) await io.stdoutBytes(new TextEncoder().encode(head(response)));
     await copyBody(response, request.url, io);
     if (response.ok) return EXIT.ok;
     // An API's WWW-Authenticate description may quote the token.
     const message = redact(describeStatus(response, request.url));
     io.stderr(
       values["json-events"]
-        ? JSON.stringify({
+        ? jsonLine({
           event: "error",
           code: "http_error",
           message,
           status: response.status,
           exitCode: EXIT.httpError,
-        }) + "\n"
+        })
         : `deviceflow: ${message}\n`,
     );
     return EXIT.httpError;
@@ -102,7 +103,11 @@ async function fetchCommand(values: Values, io: CliIo, positionals: string[]): P
 }
 
 /** Checks the command line and builds the request, before anything is fetched. */
-async function buildRequest(values: Values, io: CliIo, positionals: string[]): Promise<ApiRequest> {
+async function buildRequest(
+  values: Values,
+  io: GuardedIo,
+  positionals: string[],
+): Promise<ApiRequest> {
   if (positionals.length === 0) throw new UsageError("fetch: give the URL to call");
   if (positionals.length > 1) {
     throw new UsageError(`fetch: unexpected argument "${positionals[1]}" (give one URL)`);
@@ -145,7 +150,7 @@ async function buildRequest(values: Values, io: CliIo, positionals: string[]): P
 
 async function readBody(
   values: Values,
-  io: CliIo,
+  io: GuardedIo,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const data = (values.data as string[] | undefined) ?? [];
   const file = values["data-file"] as string | undefined;
@@ -166,24 +171,22 @@ async function readBody(
   return value === undefined ? undefined : new TextEncoder().encode(value);
 }
 
+/**
+ * The status line and headers, as curl -i prints them (CRLF line ends). They
+ * go out as bytes, beside the body, so each line is made terminal-safe here.
+ */
 function head(response: Response): string {
   const lines = [`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`];
   for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
-  return lines.join("\r\n") + "\r\n\r\n";
+  return lines.map(oneLine).join("\r\n") + "\r\n\r\n";
 }
 
-async function copyBody(response: Response, url: URL, io: CliIo): Promise<void> {
+async function copyBody(response: Response, url: URL, io: GuardedIo): Promise<void> {
   if (!response.body) return;
-  const decoder = new TextDecoder();
   try {
-    for await (const chunk of response.body) {
-      if (io.stdoutBytes) await io.stdoutBytes(chunk);
-      else await io.stdout(decoder.decode(chunk, { stream: true }));
-    }
-    if (!io.stdoutBytes) {
-      const rest = decoder.decode();
-      if (rest) await io.stdout(rest);
-    }
+    for await (const chunk of response.body) await io.stdoutBytes(chunk);
+    // The end: a writer that decodes text flushes what it held back.
+    await io.stdoutBytes(new Uint8Array());
   } catch (error) {
     if (io.signal?.aborted) throw new CancelledError(undefined, { cause: error });
     if (error instanceof NetworkError) throw error;
@@ -216,7 +219,7 @@ function describeStatus(response: Response, url: URL): string {
   return `fetch: ${url.host} answered ${status}${detail}`;
 }
 
-function transportError(error: unknown, url: URL, io: CliIo): unknown {
+function transportError(error: unknown, url: URL, io: GuardedIo): unknown {
   if (io.signal?.aborted) return new CancelledError(undefined, { cause: error });
   // fetch itself throws TypeError when the host cannot be reached.
   if (error instanceof TypeError) {

@@ -6,17 +6,29 @@
  * @module
  */
 
-import { UsageError, type Values } from "./args.ts";
+import { isGitHost } from "../config.ts";
+import { isLoopback } from "../url_policy.ts";
+import { selectProfile, UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
-import { TOKEN_OPTIONS, withToken } from "./token.ts";
+import { EXIT } from "./io.ts";
+import type { GuardedIo } from "./format.ts";
+import { TOKEN_OPTIONS, withTokens } from "./token.ts";
 
-const HELP = `Usage: deviceflow git-credential [token options] get|store|erase
+const HELP = `Usage: deviceflow git-credential [--git-host HOST]... [token options] get|store|erase
 
-A git credential helper. For "get" it reads git's request from stdin and answers with
-username=<the account> and password=<a valid access token> (and password_expiry_utc);
-"store" and "erase" are accepted and change nothing (the cache keeps the tokens).
+A git credential helper. For "get" it reads git's request from stdin and, when the request
+is for a host it serves, answers with username=<the account> and password=<a valid access
+token> (and password_expiry_utc); "store" and "erase" are accepted and change nothing (the
+cache keeps the tokens).
+
+It answers only for protocol=https (http only on loopback addresses) and only for the hosts
+given with --git-host (repeatable) or a profile's "gitHosts"; by default, for the
+authority's host (github.com for --provider github). For any other request it answers
+nothing and exits 0, so that git asks its next helper: a hostile remote gets no token.
+
+  --git-host HOST          A host to answer for (host or host:port); repeatable
+
 Configure it for one host:
 
   git config --global credential.https://github.com.helper \\
@@ -44,24 +56,57 @@ export function parseCredentialRequest(text: string): Map<string, string> {
   return attributes;
 }
 
-async function readStdin(io: CliIo): Promise<string> {
+async function readStdin(io: GuardedIo): Promise<string> {
   return io.stdin ? await io.stdin() : "";
 }
 
-async function gitCredential(values: Values, io: CliIo, args: string[]): Promise<number> {
+/** What git's protocol cannot carry in a value: each would end or cut the line. */
+const UNSAFE_VALUE = /[\r\n\0]/;
+
+/**
+ * Whether a request is one this helper answers: https (http only on a
+ * loopback address) to one of the hosts it serves.
+ *
+ * @param request git's attributes.
+ * @param hosts The hosts served, lower-case, with a port where one is named.
+ * @returns `true` when a token may be given.
+ */
+export function servesRequest(request: Map<string, string>, hosts: readonly string[]): boolean {
+  const protocol = request.get("protocol")?.toLowerCase();
+  const host = request.get("host")?.toLowerCase();
+  if (!host || !isGitHost(host) || !hosts.includes(host)) return false;
+  if (protocol === "https") return true;
+  return protocol === "http" && isLoopback(host.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""));
+}
+
+async function gitCredential(values: Values, io: GuardedIo, args: string[]): Promise<number> {
   const action = args[0];
   if (args.length !== 1 || !["get", "store", "erase"].includes(action!)) {
     throw new UsageError("git-credential takes one action: get, store or erase");
   }
   const request = parseCredentialRequest(await readStdin(io));
   if (action !== "get") return EXIT.ok;
+  const named = gitHosts(values, io);
+  // A request for another host is not ours: nothing is opened, nothing is said.
+  if (named && !servesRequest(request, named)) return EXIT.ok;
   // git runs helpers with a terminal on stderr only; the prompt goes there.
-  return await withToken({ ...values, "no-color": true }, io, async (result) => {
+  return await withTokens({ ...values, "no-color": true }, io, async (getToken, client) => {
+    if (!named && !servesRequest(request, [new URL(client.authority).host.toLowerCase()])) {
+      return EXIT.ok;
+    }
+    const result = await getToken();
+    // The password line is the real token or nothing: a token git's protocol
+    // cannot carry (a damaged cache) gives no answer at all.
+    if (UNSAFE_VALUE.test(result.accessToken)) return EXIT.ok;
     const lines = [
-      ...["protocol", "host", "path"].flatMap((key) =>
-        request.has(key) ? [`${key}=${request.get(key)}`] : []
-      ),
-      `username=${result.account.username}`,
+      ...["protocol", "host", "path"].flatMap((key) => {
+        const value = request.get(key);
+        return value === undefined || UNSAFE_VALUE.test(value) ? [] : [`${key}=${value}`];
+      }),
+      // A name git's protocol cannot carry is left out; git asks for none then.
+      ...(UNSAFE_VALUE.test(result.account.username)
+        ? []
+        : [`username=${result.account.username}`]),
       `password=${result.accessToken}`,
     ];
     if (result.expiresAt) {
@@ -72,10 +117,27 @@ async function gitCredential(values: Values, io: CliIo, args: string[]): Promise
   });
 }
 
+/** The hosts named by --git-host or the profile's gitHosts; `undefined`: the authority's. */
+function gitHosts(values: Values, io: GuardedIo): string[] | undefined {
+  const flags = values["git-host"] as string[] | undefined;
+  if (flags?.length) {
+    for (const host of flags) {
+      if (!isGitHost(host)) {
+        throw new UsageError(
+          `--git-host must be a host name, with an optional :port, not "${host}"`,
+        );
+      }
+    }
+    return flags.map((h) => h.toLowerCase());
+  }
+  const profile = selectProfile(values, io.env).profile;
+  return profile.gitHosts ? [...profile.gitHosts] : undefined;
+}
+
 /** `deviceflow git-credential`. */
 export const command: Command = {
   summary: "A git credential helper: a fresh access token as git's password",
-  options: TOKEN_OPTIONS,
+  options: { ...TOKEN_OPTIONS, "git-host": { type: "string", multiple: true } },
   help: HELP,
   positionals: true,
   run: (values, io, positionals = []) => gitCredential(values, io, positionals),

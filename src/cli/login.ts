@@ -29,7 +29,8 @@ import {
   withCache,
 } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine } from "./format.ts";
 
 const HELP = `Usage: deviceflow login [options]
 
@@ -53,7 +54,7 @@ sign in on another device, caches the tokens, and prints a JSON summary of the a
 ${SERVER_HELP}
 ${COMMON_HELP}`;
 
-async function login(values: Values, io: CliIo): Promise<number> {
+async function login(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);
   const timeout = seconds(values.timeout, "--timeout");
   if (values["no-wait"] && values.resume) {
@@ -64,7 +65,7 @@ async function login(values: Values, io: CliIo): Promise<number> {
     const client = makeClient(settings, cache, io, values);
     if (values["no-wait"]) return await start(client, settings, cache, io, values);
     const result = await signIn(client, settings.scopes, io, values, timeout);
-    await io.stdout(JSON.stringify(summary(result)) + "\n");
+    await io.stdout(jsonLine(summary(result)));
     return EXIT.ok;
   });
 }
@@ -74,7 +75,7 @@ async function start(
   client: DeviceFlowClient,
   settings: ServerSettings,
   cache: TokenCache,
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
 ): Promise<number> {
   if (cache.location === ":memory:") {
@@ -104,13 +105,13 @@ async function start(
     io.stderr("When you have signed in, finish with: deviceflow login --resume\n");
   }
   await io.stdout(
-    JSON.stringify({
+    jsonLine({
       pending: pending.id,
       userCode: code.userCode,
       verificationUri: code.verificationUri,
       verificationUriComplete: code.verificationUriComplete ?? null,
       expiresAt: code.expiresAt.toISOString(),
-    }) + "\n",
+    }),
   );
   return EXIT.ok;
 }
@@ -119,7 +120,7 @@ async function start(
 async function resume(
   settings: ServerSettings,
   cache: TokenCache,
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
   timeout: number | undefined,
 ): Promise<number> {
@@ -155,7 +156,7 @@ async function resume(
     );
   }
   const result = await finish(client, cache, found, io, values, timeout);
-  await io.stdout(JSON.stringify(summary(result)) + "\n");
+  await io.stdout(jsonLine(summary(result)));
   return EXIT.ok;
 }
 
@@ -163,7 +164,7 @@ async function finish(
   client: DeviceFlowClient,
   cache: TokenCache,
   found: { authority: string; clientId: string; pending: PendingDeviceCode },
-  io: CliIo,
+  io: GuardedIo,
   values: Values,
   timeout: number | undefined,
 ): Promise<TokenResult> {
@@ -214,7 +215,7 @@ async function waitForOther(
   client: DeviceFlowClient,
   cache: TokenCache,
   found: { authority: string; clientId: string; pending: PendingDeviceCode },
-  io: CliIo,
+  io: GuardedIo,
 ): Promise<TokenResult> {
   io.stderr("Another process is finishing this sign-in; waiting for it\n");
   const { pending } = found;

@@ -4,11 +4,13 @@
  * @module
  */
 
+import type { DeviceFlowClient } from "../client.ts";
 import { InteractionRequiredError } from "../errors.ts";
 import { COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
 import { accountClient, accountFilter, type Command, withCache } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, oneLine } from "./format.ts";
 
 const HELP = `Usage: deviceflow logout [--account NAME | --all] [options]
 
@@ -22,7 +24,7 @@ the logout.
 ${SERVER_HELP}
 ${COMMON_HELP}`;
 
-async function logout(values: Values, io: CliIo): Promise<number> {
+async function logout(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);
   if (values.all && values.account) throw new UsageError("--account and --all exclude each other");
   return await withCache(values, io, async (cache) => {
@@ -48,19 +50,33 @@ async function logout(values: Values, io: CliIo): Promise<number> {
     }
     for (const account of targets) {
       const client = accountClient(account, settings, cache, io, values);
-      const { revoked } = await client.removeAccount(
+      const outcome = await client.removeAccount(
         account,
         io.signal ? { signal: io.signal } : {},
       );
       io.stderr(
-        `Signed out ${account.username} (${account.authority})${
-          revoked ? "; the refresh token was revoked at the server" : ""
+        `Signed out ${oneLine(account.username)} (${oneLine(account.authority)})${
+          REVOCATION[outcome.revocation](outcome.status)
         }\n`,
       );
     }
     return EXIT.ok;
   });
 }
+
+const STAYS_VALID = "so it stays valid at the server until it expires";
+/** What the logout line says of the revocation. */
+const REVOCATION: Record<
+  Awaited<ReturnType<DeviceFlowClient["removeAccount"]>>["revocation"],
+  (status?: number) => string
+> = {
+  revoked: () => "; the refresh token was revoked at the server",
+  none: () => "",
+  unsupported: () => `; the server offers no revocation of the refresh token, ${STAYS_VALID}`,
+  refused: (status) =>
+    `; the server refused to revoke the refresh token (HTTP ${status}), ${STAYS_VALID}`,
+  failed: () => `; the refresh token could not be revoked at the server, ${STAYS_VALID}`,
+};
 
 /** `deviceflow logout`. */
 export const command: Command = {

@@ -9,6 +9,7 @@
 
 import { encodeQr, qrWidth, renderQr } from "../qr.ts";
 import type { Account, DeviceCode, PollEvent } from "../types.ts";
+import { type CliControl, jsonLine, oneLine } from "./format.ts";
 
 /** How the sign-in is shown. */
 export interface SignInView {
@@ -26,7 +27,10 @@ export interface SignInView {
 
 /** Settings of the text view. */
 export interface TextViewOptions {
+  /** Writes text; the CLI's writer makes it terminal-safe. */
   readonly write: (text: string) => void;
+  /** Writes the CLI's own terminal sequences (colours, the countdown's redraw). */
+  readonly control: CliControl;
   /** stderr is a terminal: a live countdown is drawn. */
   readonly terminal: boolean;
   readonly color: boolean;
@@ -37,9 +41,6 @@ export interface TextViewOptions {
   readonly columns: number | undefined;
   readonly now: () => number;
 }
-
-const bold = (color: boolean, text: string) => color ? `\x1b[1m${text}\x1b[22m` : text;
-const dim = (color: boolean, text: string) => color ? `\x1b[2m${text}\x1b[22m` : text;
 
 /** Formats seconds as m:ss. */
 export function clockTime(totalSeconds: number): string {
@@ -82,13 +83,20 @@ export function qrFor(code: DeviceCode, options: TextViewOptions): string | unde
  * @returns The view.
  */
 export function textView(options: TextViewOptions): SignInView {
-  const { write, color } = options;
+  const { write, control, color } = options;
   let timer: ReturnType<typeof setInterval> | undefined;
   let expiresAt = 0;
   let note = "";
+  /** Writes text, with one of the CLI's own styles where colours are on. */
+  const styled = (style: "bold" | "dim", text: string) => {
+    if (color) control(style);
+    write(text);
+    if (color) control("normal");
+  };
   const draw = () => {
     const left = clockTime((expiresAt - options.now()) / 1000);
-    write(`\r\x1b[2KWaiting for the sign-in in the browser: ${left} left${note}`);
+    control("clearLine");
+    write(`Waiting for the sign-in in the browser: ${left} left${note}`);
   };
   const line = (text: string) => {
     if (options.terminal) {
@@ -101,27 +109,25 @@ export function textView(options: TextViewOptions): SignInView {
   const stop = () => {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
-    if (options.terminal) write("\r\x1b[2K");
+    if (options.terminal) control("clearLine");
   };
   return {
     deviceCode(code, wait = true) {
       expiresAt = code.expiresAt.getTime();
-      const lines = [
-        "",
-        code.message,
-        "",
-        `  Address: ${code.verificationUri}`,
-        `  Code:    ${bold(color, code.userCode)}`,
-      ];
+      write(
+        `\n${code.message}\n\n  Address: ${code.verificationUri}${
+          hostNote(code.verificationUri)
+        }\n  Code:    `,
+      );
+      styled("bold", code.userCode);
+      write("\n");
       if (code.verificationUriComplete) {
-        lines.push(
-          `  Or open: ${code.verificationUriComplete}  ${dim(color, "(the code is filled in)")}`,
-        );
+        write(`  Or open: ${code.verificationUriComplete}  `);
+        styled("dim", "(the code is filled in)");
+        write("\n");
       }
       const qr = qrFor(code, options);
-      if (qr) lines.push("", "  Or scan this code with a phone:", "", qr);
-      lines.push("");
-      write(lines.join("\n") + "\n");
+      write(qr ? `\n  Or scan this code with a phone:\n\n${qr}\n\n` : "\n");
       if (!wait) return;
       if (options.terminal) {
         draw();
@@ -138,7 +144,7 @@ export function textView(options: TextViewOptions): SignInView {
       if (event.type === "slow_down") {
         line(`server asked to slow down: polling every ${event.interval} s`);
       } else if (event.type === "retry") {
-        line(`${event.reason}; retrying in ${Math.round(event.delay)} s`);
+        line(`${oneLine(event.reason)}; retrying in ${Math.round(event.delay)} s`);
       } else if (options.verbose) line(`pending, next poll in ${event.interval} s`);
     },
     renewing(attempt, max) {
@@ -147,10 +153,25 @@ export function textView(options: TextViewOptions): SignInView {
     },
     success(account) {
       stop();
-      write(`Signed in as ${account.username}.\n`);
+      write(`Signed in as ${oneLine(account.username)}.\n`);
     },
     stop,
   };
+}
+
+/**
+ * The host of an address in plain ASCII, when the address spells it
+ * otherwise: an internationalised name that could imitate another
+ * (`microsоft.com` with a Cyrillic o) is shown as the punycode it really is.
+ */
+function hostNote(address: string): string {
+  let host: string;
+  try {
+    host = new URL(address).host;
+  } catch {
+    return "";
+  }
+  return address.toLowerCase().includes(`//${host}`) ? "" : `  (host: ${host})`;
 }
 
 /**
@@ -161,7 +182,7 @@ export function textView(options: TextViewOptions): SignInView {
  * @returns The view.
  */
 export function jsonView(write: (text: string) => void): SignInView {
-  const emit = (event: Record<string, unknown>) => write(JSON.stringify(event) + "\n");
+  const emit = (event: Record<string, unknown>) => write(jsonLine(event));
   return {
     deviceCode(code) {
       emit({

@@ -8,7 +8,8 @@ import type { TokenResult } from "../types.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT, interrupts } from "./io.ts";
+import { EXIT, interrupts } from "./io.ts";
+import { type GuardedIo, jsonLine } from "./format.ts";
 import { TOKEN_OPTIONS, withToken } from "./token.ts";
 
 const HELP = `Usage: deviceflow run [token options] [--env NAME] -- COMMAND [ARGS...]
@@ -38,7 +39,7 @@ const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 const NOT_EXECUTABLE = 126;
 const NOT_FOUND = 127;
 
-async function run(values: Values, io: CliIo, argv: string[]): Promise<number> {
+async function run(values: Values, io: GuardedIo, argv: string[]): Promise<number> {
   const name = (values.env as string | undefined) ?? "ACCESS_TOKEN";
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
     throw new UsageError(`--env must be an environment variable name, not "${name}"`);
@@ -53,10 +54,12 @@ async function run(values: Values, io: CliIo, argv: string[]): Promise<number> {
     return Promise.resolve(EXIT.ok);
   });
   // The cache is closed again before the command starts: it may run for hours.
-  return await spawn(program, args, { [name]: token!.accessToken }, (code, message) => {
+  const { clear, vars } = withoutSecrets(io);
+  const env = { ...vars, [name]: token!.accessToken };
+  return await spawn(program, args, env, clear, (code, message) => {
     io.stderr(
       values["json-events"]
-        ? JSON.stringify({ event: "error", code, message, exitCode: exitCodes[code] }) + "\n"
+        ? jsonLine({ event: "error", code, message, exitCode: exitCodes[code] })
         : `deviceflow: ${message}\n`,
     );
     return exitCodes[code];
@@ -65,10 +68,34 @@ async function run(values: Values, io: CliIo, argv: string[]): Promise<number> {
 
 const exitCodes = { not_found: NOT_FOUND, not_executable: NOT_EXECUTABLE } as const;
 
+/** deviceflow's own secrets: the command gets a token, never the keys to the whole cache. */
+const WITHHELD = ["DEVICEFLOW_CACHE_KEY", "DEVICEFLOW_CACHE_KEY_FILE", "DEVICEFLOW_CLIENT_SECRET"];
+
+/**
+ * The environment the command gets: deviceflow's, without its secrets. Where
+ * deno may read the whole environment, it is copied without them; elsewhere
+ * they are passed on empty, which is all a child can be told without it.
+ */
+function withoutSecrets(io: GuardedIo): { clear: boolean; vars: Record<string, string> } {
+  const present = WITHHELD.filter((name) => io.env(name) !== undefined);
+  if (present.length === 0) return { clear: false, vars: {} };
+  try {
+    if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
+      const vars = Deno.env.toObject();
+      for (const name of WITHHELD) delete vars[name];
+      return { clear: true, vars };
+    }
+  } catch {
+    // Not Deno's own process environment: pass them on empty.
+  }
+  return { clear: false, vars: Object.fromEntries(present.map((name) => [name, ""])) };
+}
+
 async function spawn(
   program: string,
   args: string[],
   env: Record<string, string>,
+  clearEnv: boolean,
   fail: (code: keyof typeof exitCodes, message: string) => number,
 ): Promise<number> {
   let child: Deno.ChildProcess | undefined;
@@ -90,6 +117,7 @@ async function spawn(
       child = new Deno.Command(program, {
         args,
         env,
+        clearEnv,
         stdin: "inherit",
         stdout: "inherit",
         stderr: "inherit",

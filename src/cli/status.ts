@@ -7,7 +7,8 @@
 import { COMMON, type Values } from "./args.ts";
 import { accountJson, type Command, withCache } from "./common.ts";
 import { COMMON_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 
 const HELP = `Usage: deviceflow status [--json]
 
@@ -18,7 +19,7 @@ skipped as corrupt. Never shows a token. Exits 3 when no account is cached.
 
 ${COMMON_HELP}`;
 
-async function status(values: Values, io: CliIo): Promise<number> {
+async function status(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
     const state = await cache.status();
     const now = Date.now();
@@ -37,21 +38,21 @@ async function status(values: Values, io: CliIo): Promise<number> {
       skipped: state.skipped,
     };
     if (values.json) {
-      await io.stdout(JSON.stringify(json) + "\n");
+      await io.stdout(jsonLine(json));
     } else {
       const lines = [`Cache: ${state.location}${cache.encrypted ? " (encrypted)" : ""}`];
       if (json.accounts.length === 0) lines.push("Not signed in.");
       for (const a of json.accounts) {
-        lines.push(`Account ${a.username} (${a.homeAccountId})`);
+        lines.push(`Account ${oneLine(a.username)} (${oneLine(a.homeAccountId)})`);
         lines.push(
-          `  authority ${a.authority}, client ${a.clientId}${
-            a.tenantId ? `, tenant ${a.tenantId}` : ""
+          `  authority ${oneLine(a.authority)}, client ${oneLine(a.clientId)}${
+            a.tenantId ? `, tenant ${oneLine(a.tenantId)}` : ""
           }`,
         );
         lines.push(`  refresh token: ${a.refreshToken ? "cached" : "none"}`);
         for (const t of a.accessTokens) {
           lines.push(
-            `  access token for [${t.scopes.join(" ") || "(no scopes)"}]: ${
+            `  access token for [${oneLine(t.scopes.join(" ")) || "(no scopes)"}]: ${
               t.expiresAt === null
                 ? "no expiry given"
                 : `${t.expired ? "expired" : "expires"} ${t.expiresAt}`
@@ -59,7 +60,7 @@ async function status(values: Values, io: CliIo): Promise<number> {
           );
         }
       }
-      for (const s of state.skipped) lines.push(`Skipped ${s.key}: ${s.reason}`);
+      for (const s of state.skipped) lines.push(`Skipped ${oneLine(s.key)}: ${s.reason}`);
       await io.stdout(lines.join("\n") + "\n");
     }
     return json.accounts.length ? EXIT.ok : EXIT.signInNeeded;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { DeviceFlowClient } from "../client.ts";
 import { InteractionRequiredError } from "../errors.ts";
 import type { TokenResult } from "../types.ts";
 import {
@@ -18,7 +19,8 @@ import {
 } from "./args.ts";
 import { accountJson, clientFromCache, type Command, signIn, withCache } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { type CliIo, EXIT } from "./io.ts";
+import { EXIT } from "./io.ts";
+import { type GuardedIo, jsonLine } from "./format.ts";
 
 const HELP = `Usage: deviceflow token [options]
 
@@ -61,13 +63,13 @@ export type GetToken = (request?: TokenRequest) => Promise<TokenResult>;
  *
  * @param values The command's options.
  * @param io Where to write.
- * @param run What to do with tokens while the cache is open.
+ * @param run What to do with tokens while the cache is open; it also gets the client.
  * @returns The exit code.
  */
 export async function withTokens(
   values: Values,
-  io: CliIo,
-  run: (getToken: GetToken) => Promise<number>,
+  io: GuardedIo,
+  run: (getToken: GetToken, client: DeviceFlowClient) => Promise<number>,
 ): Promise<number> {
   const settings = serverSettings(values, io.env);
   const timeout = seconds(values.timeout, "--timeout");
@@ -90,7 +92,7 @@ export async function withTokens(
         if (!values["json-events"]) io.stderr(`${error.message}\n`);
         return await signIn(client, settings.scopes, io, values, timeout, request.claims);
       }
-    });
+    }, client);
   });
 }
 
@@ -104,13 +106,13 @@ export async function withTokens(
  */
 export function withToken(
   values: Values,
-  io: CliIo,
+  io: GuardedIo,
   run: (result: TokenResult) => Promise<number>,
 ): Promise<number> {
   return withTokens(values, io, async (getToken) => await run(await getToken()));
 }
 
-async function token(values: Values, io: CliIo): Promise<number> {
+async function token(values: Values, io: GuardedIo): Promise<number> {
   const output = (values.output as string | undefined) ?? "raw";
   if (!FORMATS.includes(output as Format)) {
     throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, not "${output}"`);
@@ -144,13 +146,13 @@ export function formatToken(
     case "raw":
       return result.accessToken + "\n";
     case "json":
-      return JSON.stringify({
+      return jsonLine({
         accessToken: result.accessToken,
         tokenType: result.tokenType,
         expiresAt: expiresAt ?? null,
         scopes: result.scopes,
         account: accountJson(result.account),
-      }) + "\n";
+      });
     case "env":
       return `export ACCESS_TOKEN=${shellQuote(result.accessToken)}\n` +
         `export ACCESS_TOKEN_EXPIRES_AT=${shellQuote(expiresAt ?? "")}\n`;
@@ -160,14 +162,14 @@ export function formatToken(
         /^bearer$/i.test(result.tokenType) ? "Bearer" : result.tokenType
       } ${result.accessToken}\n`;
     case "exec-credential":
-      return JSON.stringify({
+      return jsonLine({
         apiVersion: execCredentialVersion(env),
         kind: "ExecCredential",
         status: {
           token: result.accessToken,
           ...(expiresAt ? { expirationTimestamp: expiresAt.replace(/\.\d{3}Z$/, "Z") } : {}),
         },
-      }) + "\n";
+      });
   }
 }
 

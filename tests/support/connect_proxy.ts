@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isLoopback } from "../../src/endpoints.ts";
+import { isLoopback } from "../../src/url_policy.ts";
 
 /** One request the proxy received. */
 export interface ProxiedRequest {

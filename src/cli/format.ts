@@ -1,0 +1,131 @@
+/**
+ * Text that leaves the CLI: the terminal sanitizer every byte of stdout and
+ * stderr text passes through, JSON lines, one-line values and tables.
+ *
+ * Whatever a server, the cache or the config file said is data: it must not
+ * move the cursor, write the clipboard (OSC 52), reorder what a person reads
+ * (bidi overrides) or forge a line of its own. {@linkcode guardIo} puts
+ * {@linkcode terminalSafe} between every command and the real stdout and
+ * stderr, so no output path can forget it; the CLI's own colours and its
+ * countdown redraw go through {@linkcode CliControl}, which takes names from a
+ * closed list and never text.
+ *
+ * @module
+ */
+
+import type { CliIo } from "./io.ts";
+
+/**
+ * What is never written as it is: C0 controls but the newline, DEL, the 8-bit
+ * C1 controls (xterm acts on U+009B as CSI), and the Unicode format
+ * characters that disguise text (zero-width, bidi marks, embeddings,
+ * overrides and isolates, line and paragraph separators, the BOM).
+ */
+// deno-lint-ignore no-control-regex
+const UNSAFE =
+  /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+// The same without the newline: for values that must stay on one line.
+// deno-lint-ignore no-control-regex
+const UNSAFE_IN_LINE =
+  /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+// Inside JSON strings: JSON.stringify escapes C0 itself, not the rest.
+const UNSAFE_IN_JSON =
+  /[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+const escape = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * Makes text safe for a terminal: every unsafe character is shown escaped
+ * (`\u001b`, `\u202e`) instead of acting. Newlines stay (a CRLF becomes one).
+ *
+ * @param text Any text.
+ * @returns The text with nothing a terminal would act on but newlines.
+ */
+export function terminalSafe(text: string): string {
+  return text.replaceAll("\r\n", "\n").replace(UNSAFE, escape);
+}
+
+/**
+ * A value that must stay on one line (a table cell, a name in a sentence):
+ * newlines are escaped too, so it cannot forge a line of its own.
+ *
+ * @param value Text from outside the program.
+ * @returns The value on one line, with unsafe characters escaped.
+ */
+export function oneLine(value: string): string {
+  return value.replace(UNSAFE_IN_LINE, escape);
+}
+
+/**
+ * One line of JSON with C1, bidi and other format characters escaped as
+ * well as C0 (`\u009b`, `\u202e`), so that a consumer that prints the line is
+ * safe too. The escapes are valid JSON: parsing gives the value back.
+ *
+ * @param value A JSON-serialisable value.
+ * @param indent Spaces of indentation, for JSON meant to be read.
+ * @returns The JSON text and a newline.
+ */
+export function jsonLine(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, escape) + "\n";
+}
+
+/**
+ * A table with a header row and columns padded to their widest cell; every
+ * cell is put on one line first.
+ *
+ * @param header The column titles.
+ * @param rows The cells.
+ * @returns The table, one line per row.
+ */
+export function table(header: string[], rows: string[][]): string {
+  const cells = rows.map((row) => row.map(oneLine));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  return [header, ...cells]
+    .map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
+    .join("\n") + "\n";
+}
+
+/** The terminal sequences the CLI itself writes; nothing else reaches the terminal raw. */
+export const CONTROL_SEQUENCES = {
+  bold: "\x1b[1m",
+  dim: "\x1b[2m",
+  normal: "\x1b[22m",
+  /** Back to the start of the line and erase it: the countdown's redraw. */
+  clearLine: "\r\x1b[2K",
+} as const;
+
+/** The name of one of {@linkcode CONTROL_SEQUENCES}. */
+export type ControlName = keyof typeof CONTROL_SEQUENCES;
+
+/** Writes one of the CLI's own terminal sequences to stderr. */
+export type CliControl = (name: ControlName) => void;
+
+/** The guarded I/O: its text writers sanitize, and {@linkcode CliControl} writes our own sequences. */
+export interface GuardedIo extends CliIo {
+  /** Writes one of the CLI's own terminal sequences to stderr. */
+  readonly control: CliControl;
+  /** Writes result bytes as they are (`fetch`'s body: what the user asked for). */
+  stdoutBytes: (bytes: Uint8Array) => void | Promise<void>;
+}
+
+/**
+ * Puts the sanitizer between the commands and the real output: text written
+ * to stdout or stderr passes {@linkcode terminalSafe}; only bytes the user
+ * asked for (an API's body from `fetch`) and the named control sequences go
+ * out as they are.
+ *
+ * @param io The real I/O.
+ * @returns The I/O the commands use.
+ */
+export function guardIo(io: CliIo): GuardedIo {
+  if ("control" in io) return io as GuardedIo;
+  const decoder = new TextDecoder();
+  return {
+    ...io,
+    stdout: (text) => io.stdout(terminalSafe(text)),
+    stderr: (text) => io.stderr(terminalSafe(text)),
+    stdoutBytes: io.stdoutBytes ??
+      ((bytes) => io.stdout(decoder.decode(bytes, { stream: bytes.length > 0 }))),
+    control: (name) => io.stderr(CONTROL_SEQUENCES[name]),
+  };
+}

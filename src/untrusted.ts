@@ -1,0 +1,40 @@
+/**
+ * The character rules for text that comes from outside: what a token or a
+ * code may contain (RFC 6749 appendix A), and which characters would act on
+ * a terminal or disguise text instead of being read.
+ *
+ * @module
+ */
+
+/**
+ * C0 controls, DEL, the 8-bit C1 controls, and the Unicode format characters
+ * that hide or reorder text: zero-width characters and marks, the Arabic
+ * letter mark, line and paragraph separators, bidi embeddings, overrides and
+ * isolates, word joiners, and the byte order mark.
+ */
+export const UNSAFE_CHARACTER =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/**
+ * Whether a text has a character that would act on a terminal or disguise
+ * the text ({@linkcode UNSAFE_CHARACTER}); newlines count.
+ *
+ * @param text Any text.
+ * @returns `true` when it has one.
+ */
+export function hasUnsafeCharacter(text: string): boolean {
+  return UNSAFE_CHARACTER.test(text);
+}
+
+/**
+ * Whether a value is made of VSCHARs (RFC 6749 appendix A: `%x20-7E`), as
+ * tokens and codes must be; user codes and token types are single words.
+ *
+ * @param value The value.
+ * @param spaces Whether spaces are allowed.
+ * @returns `true` when the value is one or more such characters.
+ */
+export function isVisibleAscii(value: string, spaces: boolean): boolean {
+  return (spaces ? /^[\x20-\x7e]+$/ : /^[\x21-\x7e]+$/).test(value);
+}
