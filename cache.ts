@@ -593,6 +593,11 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
  */
 class LockWait {
   #noticed = false;
+  /**
+   * Set when an operation was given up on: it is still waiting inside SQLite,
+   * and closing the database would wait for it as long as the lock is held.
+   */
+  abandoned = false;
   constructor(
     readonly location: string,
     readonly retries: number,
@@ -639,6 +644,7 @@ class LockWait {
   }
 
   #locked(cause?: unknown): CacheError {
+    this.abandoned = true;
     return new CacheError(
       `The token cache ${this.location} is locked by another process (waited ${
         Math.round(this.timeoutMs / 1000)
@@ -700,7 +706,10 @@ class KvStore implements Store {
   }
 
   close(): void {
-    this.kv.close();
+    // An operation given up on still holds the database: closing would block
+    // until the other process lets go. The handle goes with that operation,
+    // or with the process.
+    if (!this.wait.abandoned) this.kv.close();
   }
 }
 

@@ -9,7 +9,7 @@
 import { InvalidResponseError, type ServerErrorDetails } from "./errors.ts";
 import type { HttpResult } from "./http.ts";
 import { redact, registerSecret } from "./redact.ts";
-import { isVisibleAscii } from "./untrusted.ts";
+import { isVisibleAscii, plainText } from "./untrusted.ts";
 import { unsafeAddressReason } from "./url_policy.ts";
 
 /** RFC 8628 section 3.5: the interval when the server names none. */
@@ -139,15 +139,16 @@ function verificationAddress(result: HttpResult, name: string, value: string): s
   return value;
 }
 
-/** Removes terminal control sequences: whatever a server sends must not drive the terminal. */
+/**
+ * Removes terminal control sequences and disguising characters, keeping
+ * line breaks: whatever a server sends must not drive the terminal.
+ *
+ * @param text Text from a server.
+ * @returns Plain text (see {@linkcode plainText}).
+ */
 export function stripControl(text: string): string {
-  return text.replace(ANSI_SEQUENCE, "").replace(CONTROL_CHARACTER, "");
+  return plainText(text, true);
 }
-// deno-lint-ignore no-control-regex
-const ANSI_SEQUENCE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
-// Newlines stay: Entra's messages have them.
-// deno-lint-ignore no-control-regex
-const CONTROL_CHARACTER = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 /**
  * Validates a device authorization response (RFC 8628 section 3.2).
@@ -198,7 +199,11 @@ export function parseDeviceAuthorization(result: HttpResult): ParsedDeviceAuthor
     expiresIn,
     // A server that says 0 would have us poll in a busy loop.
     interval: Math.max(interval, 1),
-    message: message ? stripControl(message).slice(0, MAX_MESSAGE).trim() || undefined : undefined,
+    // One paragraph: a line break of the server's could forge a line of the
+    // prompt (a second "Address:" above the real one).
+    message: message
+      ? plainText(message).replace(/ {2,}/g, " ").slice(0, MAX_MESSAGE).trim() || undefined
+      : undefined,
   };
 }
 

@@ -38,3 +38,30 @@ export function hasUnsafeCharacter(text: string): boolean {
 export function isVisibleAscii(value: string, spaces: boolean): boolean {
   return (spaces ? /^[\x20-\x7e]+$/ : /^[\x21-\x7e]+$/).test(value);
 }
+
+/**
+ * Terminal escape sequences, whole, in their 7-bit and 8-bit forms: CSI
+ * (`ESC [` or U+009B) with its parameters; OSC, DCS, SOS, PM and APC strings
+ * up to their terminator (BEL or ST) or the end; any other `ESC x` pair.
+ * Removing only the ESC would leave their payload behind as text.
+ */
+const ESCAPE_SEQUENCE =
+  // deno-lint-ignore no-control-regex
+  /(?:\x1b\[|\u009b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\u009d\u0090\u0098\u009e\u009f])[^\x07\x1b\u009c]*(?:\x07|\x1b\\|\u009c)?|\x1b[\s\S]?/g;
+const UNSAFE_CHARACTERS = new RegExp(UNSAFE_CHARACTER.source, "g");
+
+/**
+ * Plain text from a server, for a person to read: escape sequences are
+ * removed whole, then every other unsafe character; line breaks become
+ * spaces unless `newlines` keeps them (as LF). The CLI escapes what it
+ * prints anyway; this is for the library's own values (a device code's
+ * `message`, an error's description), which programs print as they are.
+ *
+ * @param text Text from outside.
+ * @param newlines Whether line breaks are kept.
+ * @returns The text without anything a terminal would act on.
+ */
+export function plainText(text: string, newlines = false): string {
+  const lines = text.replace(ESCAPE_SEQUENCE, "").split(/\r\n|[\r\n\u2028\u2029]/);
+  return lines.map((line) => line.replace(UNSAFE_CHARACTERS, "")).join(newlines ? "\n" : " ");
+}
