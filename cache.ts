@@ -454,8 +454,8 @@ export interface TokenCacheOptions {
    */
   readonly lockTimeout?: number;
   /**
-   * Called once when an operation has waited {@linkcode LOCK_NOTICE_MS} for
-   * the file (another process holds it locked), so that a program can say
+   * Called once when an operation has waited 2 s for the file (another
+   * process holds it locked), so that a program can say
    * what it is waiting for; the library itself prints nothing.
    */
   readonly onLockWait?: (location: string) => void;
@@ -582,9 +582,9 @@ function isLocked(error: unknown): boolean {
 }
 
 /** After this long waiting for a locked file, {@linkcode TokenCacheOptions.onLockWait} is called. */
-export const LOCK_NOTICE_MS = 2000;
+const LOCK_NOTICE_MS = 2000;
 /** The default of {@linkcode TokenCacheOptions.lockTimeout}. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 /**
  * How the cache waits for a file another process holds locked. SQLite in

@@ -55,6 +55,7 @@ Deno.test({
             "--allow-env=DEVICEFLOW_*,HOME,XDG_CACHE_HOME,XDG_CONFIG_HOME,NO_COLOR",
             `--allow-read=${home}/.cache/deviceflow,${home}/.config/deviceflow`,
             `--allow-write=${home}/.cache/deviceflow`,
+            "--allow-sys=uid",
             `${files.url}cli.ts`,
             ...args,
           ],

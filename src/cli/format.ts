@@ -13,24 +13,15 @@
  * @module
  */
 
+import { UNSAFE_CHARACTER } from "../untrusted.ts";
 import type { CliIo } from "./io.ts";
 
-/**
- * What is never written as it is: C0 controls but the newline, DEL, the 8-bit
- * C1 controls (xterm acts on U+009B as CSI), and the Unicode format
- * characters that disguise text (zero-width, bidi marks, embeddings,
- * overrides and isolates, line and paragraph separators, the BOM).
- */
-// deno-lint-ignore no-control-regex
-const UNSAFE =
-  /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
-// The same without the newline: for values that must stay on one line.
-// deno-lint-ignore no-control-regex
-const UNSAFE_IN_LINE =
-  /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
-// Inside JSON strings: JSON.stringify escapes C0 itself, not the rest.
-const UNSAFE_IN_JSON =
-  /[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+// What is never written as it is (see UNSAFE_CHARACTER): anywhere but a
+// newline, on one line everything, and inside JSON strings what
+// JSON.stringify leaves (it escapes C0 itself).
+const UNSAFE = new RegExp(`(?!\\n)${UNSAFE_CHARACTER.source}`, "g");
+const UNSAFE_IN_LINE = new RegExp(UNSAFE_CHARACTER.source, "g");
+const UNSAFE_IN_JSON = new RegExp(`(?![\\x00-\\x1f])${UNSAFE_CHARACTER.source}`, "g");
 
 const escape = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
 

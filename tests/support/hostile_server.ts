@@ -15,10 +15,14 @@ import { discoveryDocument, type FakeReply, type FakeServer, json } from "./fake
 export const HOSTILE =
   "\x1b]52;c;ZXZpbA==\x07\x1b[2J\u009b31m\u202eevil\u2066\u200b\x7f\r\nFAKE: forged line";
 
-/** The characters that must never reach stdout or stderr raw (a newline may). */
+/**
+ * The characters that must never reach stdout or stderr raw (a newline may),
+ * written out here rather than taken from the code under test.
+ */
 // deno-lint-ignore no-control-regex
-const UNSAFE =
-  /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/;
+const UNSAFE = new RegExp(
+  "[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200b-\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u2069\\ufeff]",
+);
 
 /**
  * Asserts that text written by the CLI has nothing a terminal would act on.
