@@ -126,6 +126,14 @@ Deno.test("hostile claims name no forged rows: login, accounts, status, their JS
     );
     const loginJson = JSON.parse(login.stdout);
     assert.equal(loginJson.username, name, "JSON carries the name itself, escaped");
+    const events = await h.run(["login", ...h.args, "--json-events"]);
+    assert.equal(events.code, 0, events.stderr);
+    assert.ok(
+      events.stderr.includes('"username":"ali\\u202ece\\u001b[31m\\nFAKE ROW"'),
+      events.stderr,
+    );
+    const success = jsonLines(events.stderr, "json events").find((e) => e.event === "success")!;
+    assert.equal((success.account as { username: string }).username, name);
 
     const accounts = await h.run(["accounts", "--cache", h.cache]);
     const rows = accounts.stdout.trimEnd().split("\n");
