@@ -209,8 +209,16 @@ export interface InitiateOptions {
 export interface PollOptions {
   /** Cancels polling at once, even mid-wait. */
   signal?: AbortSignal;
-  /** A limit in seconds, on top of the code's own lifetime. */
+  /**
+   * A limit in seconds, on top of the code's own lifetime. The last poll is
+   * made at the limit, so an approval in its last second is not lost.
+   */
   timeout?: number;
+  /**
+   * Poll at once, not after the first interval: for a code started earlier,
+   * by this or another process, whose interval has passed.
+   */
+  pollNow?: boolean;
   /** Called after every pending answer, slow-down and retry. */
   onPending?: (event: PollEvent) => void;
 }
@@ -584,6 +592,7 @@ export class DeviceFlowClient {
         poll: (signal) => postForm(this.#http, endpoints.token, form, signal),
         signal: options.signal,
         timeout: options.timeout,
+        pollNow: options.pollNow,
         onPending: options.onPending,
       });
       const token = await this.#tokenResult(result, deviceCode.scopes, endpoints, options.signal);

@@ -37,6 +37,11 @@ export interface PollContext {
   readonly signal?: AbortSignal | undefined;
   /** The caller's own limit in seconds, on top of the code's lifetime. */
   readonly timeout?: number | undefined;
+  /**
+   * Poll at once instead of after the first interval: for a code whose
+   * interval has long passed (one started by another process).
+   */
+  readonly pollNow?: boolean | undefined;
   readonly onPending?: ((event: PollEvent) => void) | undefined;
 }
 
@@ -57,9 +62,18 @@ export async function pollForToken(code: DeviceCode, ctx: PollContext): Promise<
   const expiresAt = code.expiresAt.getTime();
   const timeoutAt = ctx.timeout === undefined ? Infinity : clock.now() + ctx.timeout * 1000;
   let interval = code.interval;
-  let delay = interval * 1000;
+  let delay = ctx.pollNow ? 0 : interval * 1000;
   let failures = 0;
   let lastFailure: unknown;
+  // The time limit ends at its deadline, not at the last poll before it: the
+  // last poll is made at the deadline, so that an approval in the last
+  // second is not lost (the one poll that may come sooner than the interval).
+  let final = false;
+  const timedOut = () => {
+    // The server failing all along is the news, not the time limit.
+    if (lastFailure) return lastFailure;
+    return new TimeoutError(`The sign-in did not complete within the ${ctx.timeout} s time limit`);
+  };
 
   for (;;) {
     const now = clock.now();
@@ -68,11 +82,9 @@ export async function pollForToken(code: DeviceCode, ctx: PollContext): Promise<
       throw new ExpiredTokenError();
     }
     if (now + delay > timeoutAt) {
-      // The server failing all along is the news, not the time limit.
-      if (lastFailure) throw lastFailure;
-      throw new TimeoutError(
-        `The sign-in did not complete within the ${ctx.timeout} s time limit`,
-      );
+      if (final || now >= timeoutAt) throw timedOut();
+      delay = timeoutAt - now;
+      final = true;
     }
     await sleep(clock, delay, signal);
 

@@ -584,7 +584,8 @@ const POLL_CASES: PollCase[] = [
     line: new RegExp(
       `^deviceflow: The server returned temporarily_unavailable \\(HTTP 503\\): ${HOST} answered HTTP 503 Service Unavailable$`,
     ),
-    requests: 2,
+    // At 1 s, after a 2 s back-off at 3 s, and the last at the 4 s deadline.
+    requests: 3,
     gap: 2000,
   },
 ];
@@ -788,7 +789,7 @@ Deno.test({
             // The cached refresh token was spent at the server: sign in again.
             assertOneErrorLine(
               next,
-              /^deviceflow: The server refused the cached sign-in of alice \(invalid_grant\); sign in again$/,
+              /^deviceflow: The server refused the cached sign-in of alice \(invalid_grant\); sign in again with: deviceflow login --authority http:\/\/127\.0\.0\.1:\d+ --client-id deviceflow-dev$/,
             );
           }
         }

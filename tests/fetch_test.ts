@@ -164,7 +164,14 @@ Deno.test("fetch answers a claims challenge: the refresh carries the decoded cla
       },
       { status: 200, body: "secret data" },
     ]);
-    const result = await runMain(["fetch", `${server.url}/api/secure`, "--cache", cache]);
+    // Nobody approves here: the fake server answers the poll at once, so --interactive stands in for the person.
+    const result = await runMain([
+      "fetch",
+      `${server.url}/api/secure`,
+      "--cache",
+      cache,
+      "--interactive",
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "secret data");
     const [refresh] = tokens.refreshes();
@@ -203,7 +210,14 @@ Deno.test("fetch signs in with the challenge's claims when the refresh token can
       },
       { status: 200, body: "secret data" },
     ]);
-    const result = await runMain(["fetch", `${server.url}/api/secure`, "--cache", cache]);
+    // Nobody approves here: the fake server answers the poll at once, so --interactive stands in for the person.
+    const result = await runMain([
+      "fetch",
+      `${server.url}/api/secure`,
+      "--cache",
+      cache,
+      "--interactive",
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "secret data");
     const devices = server.requestsTo("/device");

@@ -395,7 +395,7 @@ for (const status of [200, 400]) {
       assert.equal(first.code, 3, first.stderr);
       assert.match(
         oneLineError(first),
-        /refused the cached sign-in .*bad_refresh_token.*sign in again/,
+        /refused the cached sign-in of user1 \(bad_refresh_token\); sign in again with: deviceflow login --authority http:\/\/127\.0\.0\.1:\d+ --client-id hostile-client$/,
       );
       const sent = h.server.requestsTo("/token").length;
       const second = await h.run(["token", "--cache", h.cache, "--no-interactive"]);

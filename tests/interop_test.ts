@@ -276,7 +276,7 @@ Deno.test({
       assert.equal(result.code, 3);
       assert.match(
         result.stderr,
-        /refused the cached sign-in of alice \(invalid_grant\); sign in again/,
+        /refused the cached sign-in of alice \(invalid_grant\); sign in again with: deviceflow login --authority http:\/\/127\.0\.0\.1:\d+ --client-id deviceflow-dev\n$/,
       );
       assert.equal(result.stdout, "");
       // The dead refresh token is gone: the next try needs no request to know.
@@ -309,7 +309,8 @@ Deno.test({
   ...opts,
   fn: () =>
     withDevServer({ interval: 1 }, async (server, cache) => {
-      const run = startMain(["token", ...serverArgs(server, cache)]);
+      // A person is there to approve: stderr is no terminal here, so say so.
+      const run = startMain(["token", ...serverArgs(server, cache), "--interactive"]);
       const { address, code } = await run.prompt;
       await approveDeviceCode(address, code, { login: "bob" });
       const result = await run.done;

@@ -279,7 +279,9 @@ for (const encrypted of [false, true]) {
           const resumers = storm.filter((p) => p.role.name === "login --resume (approved)");
           await Promise.all(
             resumers.map((p) =>
-              p.run.waitFor(/Code:\s+\S+|Another process is finishing this sign-in/)
+              p.run.waitFor(
+                /Waiting for the pending sign-in|Another process is finishing this sign-in/,
+              )
             ),
           );
           await approveDeviceCode(waiting.verificationUri, waiting.userCode, { login: "gus" });
@@ -409,7 +411,7 @@ for (const rotate of [false, true]) {
             assert.equal(next.code, 3, next.stderr);
             assert.equal(
               next.stderr,
-              "deviceflow: The server refused the cached sign-in of alice (invalid_grant); sign in again\n",
+              `deviceflow: The server refused the cached sign-in of alice (invalid_grant); sign in again with: deviceflow login --authority ${server.issuer} --client-id ${server.clientId}\n`,
             );
             const state = JSON.parse(
               (await runMain(["status", "--json", "--cache", cache])).stdout,

@@ -241,12 +241,25 @@ export async function clientFromCache(
   }
   const servers = new Map(candidates.map((a) => [`${a.authority} ${a.clientId}`, a]));
   if (servers.size === 0) {
-    if (!settings.clientId) {
-      throw new InteractionRequiredError(
-        "Not signed in; run: deviceflow login --authority URL --client-id ID",
+    if (settings.clientId) return makeClient(settings, cache, io, values);
+    // Nothing signed in yet, but a sign-in started with login --no-wait may be waiting.
+    const pending = new Map(
+      (await cache.listPending()).map((p) => [`${p.authority} ${p.clientId}`, p]),
+    );
+    if (pending.size === 1) {
+      const [found] = pending.values();
+      const metadata = await cache.getMetadata(found!.authority);
+      return accountClient(
+        { ...found!, provider: metadata?.provider },
+        settings,
+        cache,
+        io,
+        values,
       );
     }
-    return makeClient(settings, cache, io, values);
+    throw new InteractionRequiredError(
+      "Not signed in; run: deviceflow login --authority URL --client-id ID",
+    );
   }
   if (servers.size > 1) {
     throw new UsageError(

@@ -31,6 +31,7 @@ import {
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine } from "./format.ts";
+import { finishPending } from "./pending.ts";
 
 const HELP = `Usage: deviceflow login [options]
 
@@ -155,83 +156,9 @@ async function resume(
       "The device code of the pending sign-in expired; start again with: deviceflow login",
     );
   }
-  const result = await finish(client, cache, found, io, values, timeout);
+  const result = (await finishPending(client, cache, found, io, values, { timeout }))!;
   await io.stdout(jsonLine(summary(result)));
   return EXIT.ok;
-}
-
-async function finish(
-  client: DeviceFlowClient,
-  cache: TokenCache,
-  found: { authority: string; clientId: string; pending: PendingDeviceCode },
-  io: GuardedIo,
-  values: Values,
-  timeout: number | undefined,
-): Promise<TokenResult> {
-  const { pending } = found;
-  const code: DeviceCode = {
-    deviceCode: pending.deviceCode,
-    userCode: pending.userCode,
-    verificationUri: pending.verificationUri,
-    ...(pending.verificationUriComplete
-      ? { verificationUriComplete: pending.verificationUriComplete }
-      : {}),
-    expiresAt: new Date(pending.expiresAt),
-    interval: pending.interval,
-    message: pending.message,
-    scopes: pending.scopes,
-  };
-  // One process polls a pending code; others that resume it wait for its result.
-  const lease = `pending ${pending.id}`;
-  const holder = crypto.randomUUID();
-  const ttl = Math.max(1000, pending.expiresAt - Date.now() + 5000);
-  if (!(await cache.acquireLease(lease, holder, ttl, Date.now()))) {
-    return await waitForOther(client, cache, found, io);
-  }
-  const view = await makeView(io, values);
-  view.deviceCode(code);
-  try {
-    const result = await client.acquireTokenByDeviceFlow(code, {
-      ...(io.signal ? { signal: io.signal } : {}),
-      ...(timeout !== undefined ? { timeout } : {}),
-      onPending: (event) => view.event(event),
-    });
-    view.success(result.account);
-    await cache.removePending(found.authority, found.clientId, pending.id);
-    return result;
-  } catch (error) {
-    view.stop();
-    // A cancelled resume leaves the sign-in pending for the next one.
-    if (!(error instanceof DeviceFlowError && error.code === "cancelled")) {
-      await cache.removePending(found.authority, found.clientId, pending.id);
-    }
-    throw error;
-  } finally {
-    await cache.releaseLease(lease, holder).catch(() => {});
-  }
-}
-
-async function waitForOther(
-  client: DeviceFlowClient,
-  cache: TokenCache,
-  found: { authority: string; clientId: string; pending: PendingDeviceCode },
-  io: GuardedIo,
-): Promise<TokenResult> {
-  io.stderr("Another process is finishing this sign-in; waiting for it\n");
-  const { pending } = found;
-  while (Date.now() < pending.expiresAt + 5000) {
-    const still = (await cache.getPending(found.authority, found.clientId))
-      .some((p) => p.id === pending.id);
-    if (!still) {
-      // Refreshes keep an account's sign-in time, so the newest is the one just signed in.
-      const account = (await client.getAccounts())[0];
-      if (account) return await client.acquireTokenSilent({ account, minTtl: 0 });
-      break;
-    }
-    if (io.signal?.aborted) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new InteractionRequiredError("The other process did not finish the sign-in");
 }
 
 /** `deviceflow login`. */

@@ -15,6 +15,8 @@ import { type CliControl, jsonLine, oneLine } from "./format.ts";
 export interface SignInView {
   /** Shows the code to enter and where; with `wait` false, no countdown follows. */
   deviceCode(code: DeviceCode, wait?: boolean): void;
+  /** Says which pending sign-in (from `login --no-wait`) is being waited for, without the whole prompt again. */
+  resuming(code: DeviceCode): void;
   /** Reports a polling event. */
   event(event: PollEvent): void;
   /** Says that the old code expired and a new one follows. */
@@ -140,6 +142,18 @@ export function textView(options: TextViewOptions): SignInView {
         );
       }
     },
+    resuming(code) {
+      expiresAt = code.expiresAt.getTime();
+      write(
+        `Waiting for the pending sign-in with code ${code.userCode} at ${code.verificationUri} (it expires in ${
+          clockTime((expiresAt - options.now()) / 1000)
+        } min)\n`,
+      );
+      if (options.terminal) {
+        draw();
+        timer = setInterval(draw, 1000);
+      }
+    },
     event(event) {
       if (event.type === "slow_down") {
         line(`server asked to slow down: polling every ${event.interval} s`);
@@ -193,6 +207,14 @@ export function jsonView(write: (text: string) => void): SignInView {
         expiresAt: code.expiresAt.toISOString(),
         interval: code.interval,
         message: code.message,
+      });
+    },
+    resuming(code) {
+      emit({
+        event: "resuming",
+        userCode: code.userCode,
+        verificationUri: code.verificationUri,
+        expiresAt: code.expiresAt.toISOString(),
       });
     },
     event(event) {

@@ -6,6 +6,7 @@
 
 import type { DeviceFlowClient } from "../client.ts";
 import { InteractionRequiredError } from "../errors.ts";
+import { finishPending, pendingOf } from "./pending.ts";
 import type { TokenResult } from "../types.ts";
 import {
   COMMON,
@@ -31,6 +32,9 @@ nothing else works, by a device code sign-in.
   --min-ttl SECONDS        The token must live at least this long (default 300)
   --force-refresh          Refresh even when the cached token is good
   --no-interactive         Never sign in; exit 3 when a sign-in is needed
+  --interactive            Sign in even when stderr is not a terminal (by default a sign-in
+                           starts only where a person can see the code: a terminal, or
+                           --json-events; otherwise exit 3 with the login command to run)
   -o, --output FORMAT      raw (default: the token alone), json, env (shell exports of
                            ACCESS_TOKEN and ACCESS_TOKEN_EXPIRES_AT), header
                            ("Authorization: Bearer ..."), or exec-credential (a Kubernetes
@@ -88,12 +92,91 @@ export async function withTokens(
         });
       } catch (error) {
         if (!(error instanceof InteractionRequiredError)) throw error;
-        if (values["no-interactive"]) throw error;
+        // A sign-in started with login --no-wait and approved since: one poll, no prompt.
+        const found = await pendingOf(cache, client);
+        const canSignIn = whoCanSignIn(values, io) === "person";
+        if (found) {
+          const done = await finishPending(client, cache, found, io, values, {
+            onePoll: !canSignIn,
+            timeout,
+          });
+          if (done) return done;
+          throw new InteractionRequiredError(
+            `The sign-in started with 'deviceflow login --no-wait' is not approved yet: open ${found.pending.verificationUri} and enter the code ${found.pending.userCode}, then run this again`,
+          );
+        }
+        if (!canSignIn) throw signInNeeded(error, client, values, io);
         if (!values["json-events"]) io.stderr(`${error.message}\n`);
         return await signIn(client, settings.scopes, io, values, timeout, request.claims);
       }
     }, client);
   });
+}
+
+/**
+ * Whether a device code sign-in may start: only where a person can see the
+ * code. That is a terminal on stderr, `--json-events` (a program relays the
+ * code), `--interactive`, or kubectl saying the user is there
+ * (`spec.interactive` in KUBERNETES_EXEC_INFO). `--no-interactive`, or kubectl
+ * saying `interactive: false`, never signs in.
+ *
+ * @param values The command's options.
+ * @param io Where to write, and the environment.
+ * @returns `person` when a sign-in may start, else why not.
+ */
+export function whoCanSignIn(
+  values: Values,
+  io: GuardedIo,
+): "person" | "refused" | "nobody" | "kubectl" {
+  if (values["no-interactive"]) return "refused";
+  const kubectl = execInfo(io.env)?.spec?.interactive;
+  if (kubectl === false) return "kubectl";
+  if (values.interactive || values["json-events"] || kubectl === true) return "person";
+  return io.stderrIsTerminal ? "person" : "nobody";
+}
+
+/** What kubectl says in KUBERNETES_EXEC_INFO, read whole; `undefined` when absent or not JSON. */
+function execInfo(
+  env: (name: string) => string | undefined,
+): { apiVersion?: unknown; spec?: { interactive?: unknown } } | undefined {
+  const text = env("KUBERNETES_EXEC_INFO");
+  if (!text) return undefined;
+  try {
+    const info = JSON.parse(text);
+    return info !== null && typeof info === "object" ? info : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The sign-in a command cannot do itself, as one line that names the login
+ * command to run, as `gh auth token` does.
+ */
+function signInNeeded(
+  error: InteractionRequiredError,
+  client: DeviceFlowClient,
+  values: Values,
+  io: GuardedIo,
+): InteractionRequiredError {
+  const why = error.message.replace(/;? ?sign in (again|first)$/, "");
+  const profile = (values.profile as string | undefined) ?? io.env("DEVICEFLOW_PROFILE");
+  const server = profile
+    ? `--profile ${shellWord(profile)}`
+    : `--authority ${shellWord(client.authority)} --client-id ${shellWord(client.clientId)}`;
+  const scopes = (values.scope as string[] | undefined)?.join(" ");
+  const command = `deviceflow login ${server}${scopes ? ` --scope ${shellWord(scopes)}` : ""}`;
+  const how = whoCanSignIn(values, io) === "kubectl"
+    ? `kubectl runs this non-interactively, so sign in with: ${command}`
+    : values["no-interactive"]
+    ? `sign in again with: ${command}`
+    : `there is no terminal to show a code on, so sign in with: ${command} (or pass --interactive)`;
+  return new InteractionRequiredError(`${why}; ${how}`, error.serverError);
+}
+
+/** A word for a POSIX shell: quoted only where it must be. */
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : shellQuote(value);
 }
 
 /**
@@ -175,16 +258,11 @@ export function formatToken(
 
 /** kubectl names the version it wants in KUBERNETES_EXEC_INFO; v1 otherwise. */
 function execCredentialVersion(env: (name: string) => string | undefined): string {
-  const fallback = "client.authentication.k8s.io/v1";
-  try {
-    const info = JSON.parse(env("KUBERNETES_EXEC_INFO") ?? "{}");
-    const version = info?.apiVersion;
-    return typeof version === "string" && version.startsWith("client.authentication.k8s.io/")
-      ? version
-      : fallback;
-  } catch {
-    return fallback;
-  }
+  const version = execInfo(env)?.apiVersion;
+  return typeof version === "string" &&
+      /^client\.authentication\.k8s\.io\/v[0-9a-z]+$/.test(version)
+    ? version
+    : "client.authentication.k8s.io/v1";
 }
 
 /** The options of every command that gets a token the way `token` does. */
@@ -196,6 +274,7 @@ export const TOKEN_OPTIONS: Options = {
   "min-ttl": { type: "string" },
   "force-refresh": { type: "boolean" },
   "no-interactive": { type: "boolean" },
+  interactive: { type: "boolean" },
 };
 
 /** `deviceflow token`. */

@@ -64,7 +64,15 @@ export function startMain(args: string[], env: Record<string, string> = {}): Liv
     signal: controller.signal,
   };
   const done = main(args, io).then((code) => ({ code, stdout, stderr }));
-  return { done, prompt, stderr: () => stderr, interrupt: () => controller.abort() };
+  // A run that ends without a prompt fails whoever waits for one, rather than hanging.
+  const prompted = Promise.race([
+    prompt,
+    done.then((run) => {
+      throw new Error(`the run ended (exit ${run.code}) without a prompt: ${run.stderr}`);
+    }),
+  ]);
+  prompted.catch(() => {});
+  return { done, prompt: prompted, stderr: () => stderr, interrupt: () => controller.abort() };
 }
 
 /**
