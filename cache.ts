@@ -73,6 +73,9 @@ function leaseKey(name: string): StoreKey {
 function pendingKey(authority: string, clientId: string, id: string): StoreKey {
   return [...NS, "pending_device_code", authority, clientId, id];
 }
+function activeKey(authority: string, clientId: string): StoreKey {
+  return [...NS, "active", authority, clientId];
+}
 function keyCheckKey(): StoreKey {
   return [...NS, "encryption"];
 }
@@ -423,6 +426,8 @@ export interface CacheStatus {
       expiresAt?: number;
     }[];
     readonly hasRefreshToken: boolean;
+    /** Whether it is the active account of its authority and client. */
+    readonly active: boolean;
   })[];
   /** Entries skipped as corrupt or foreign. */
   readonly skipped: readonly SkippedEntry[];
@@ -570,6 +575,7 @@ const VALIDATORS: Record<string, Validator<unknown>> = {
   metadata: validMetadata,
   pending_device_code: validPending,
   lease: (v) => isRecord(v) && isString(v.holder) && isTime(v.expiresAt) ? v : undefined,
+  active: (v) => isRecord(v) && isString(v.homeAccountId) ? v : undefined,
   encryption: (v) => isSealed(v) ? v : undefined,
 };
 
@@ -1060,8 +1066,61 @@ export class TokenCache {
       .delete(idClaimsKey(account));
     for (const entry of tokens) atomic.delete(entry.key);
     if (refresh?.familyId) atomic.delete(familyTokenKey(account, refresh.familyId));
+    // The active account signed out: the most recent other one becomes active, or none.
+    const active = await this.#read<{ homeAccountId: string }>(
+      activeKey(account.authority, account.clientId),
+    );
+    if (active.value?.homeAccountId === account.homeAccountId) {
+      const next = (await this.getAccounts(account))
+        .find((a) => a.homeAccountId !== account.homeAccountId);
+      atomic.check(active.entry);
+      if (next) {
+        atomic.set(activeKey(account.authority, account.clientId), {
+          homeAccountId: next.homeAccountId,
+        });
+      } else atomic.delete(activeKey(account.authority, account.clientId));
+    }
     await this.#commit(atomic);
     return refresh;
+  }
+
+  /**
+   * The home account ID of the active account of an authority and client:
+   * the one `token` uses when several are signed in and none is named.
+   *
+   * @param authority The authority.
+   * @param clientId The client ID.
+   * @returns The home account ID, or `undefined` when none is active.
+   */
+  async getActiveAccount(authority: string, clientId: string): Promise<string | undefined> {
+    const { value } = await this.#read<{ homeAccountId: string }>(activeKey(authority, clientId));
+    return value?.homeAccountId;
+  }
+
+  /**
+   * Whether an account is the active one of its authority and client: it is
+   * marked so, or it is the only account there.
+   *
+   * @param account The account.
+   * @returns `true` when `token` would use it without being told which.
+   */
+  async isActive(account: AccountRef): Promise<boolean> {
+    const active = await this.getActiveAccount(account.authority, account.clientId);
+    if (active !== undefined) return active === account.homeAccountId;
+    return (await this.getAccounts(account)).length === 1;
+  }
+
+  /**
+   * Makes an account the active one of its authority and client.
+   *
+   * @param account The account.
+   */
+  async setActiveAccount(account: AccountRef): Promise<void> {
+    await this.#guard(() =>
+      this.#store.set(activeKey(account.authority, account.clientId), {
+        homeAccountId: account.homeAccountId,
+      })
+    );
   }
 
   // ----- what a sign-in or refresh produced
@@ -1324,6 +1383,7 @@ export class TokenCache {
           ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
         })),
         hasRefreshToken: (await this.getRefreshToken(account)) !== undefined,
+        active: await this.isActive(account),
       });
     }
     return { location: this.location, accounts: rows, skipped: this.skipped };

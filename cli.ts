@@ -32,6 +32,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => (await import("./src/cli/token.ts")).command,
   accounts: async () => (await import("./src/cli/accounts.ts")).command,
   logout: async () => (await import("./src/cli/logout.ts")).command,
+  switch: async () => (await import("./src/cli/switch.ts")).command,
   status: async () => (await import("./src/cli/status.ts")).command,
   "git-credential": async () => (await import("./src/cli/git_credential.ts")).command,
   config: async () => (await import("./src/cli/config.ts")).command,

@@ -597,6 +597,8 @@ export class DeviceFlowClient {
       });
       const token = await this.#tokenResult(result, deviceCode.scopes, endpoints, options.signal);
       await this.#store(token, deviceCode.scopes, deviceCode.scopes);
+      // The account just signed in is the one used from now on, as with `gh auth login`.
+      await this.cache.setActiveAccount(token.account);
       return token;
     });
   }
@@ -614,6 +616,33 @@ export class DeviceFlowClient {
       clientId: this.clientId,
     });
     return accounts.map(publicAccount);
+  }
+
+  /**
+   * The active account: the one used when several are cached and none is
+   * named. A sign-in makes its account active; {@linkcode DeviceFlowClient.setActiveAccount}
+   * changes it; removing it makes the most recent other one active.
+   *
+   * @returns The account, or `undefined` when none is cached.
+   */
+  async getActiveAccount(): Promise<Account | undefined> {
+    const accounts = await this.getAccounts();
+    const active = await this.cache.getActiveAccount(this.authority, this.clientId);
+    return accounts.find((a) => a.homeAccountId === active) ??
+      (accounts.length === 1 ? accounts[0] : undefined);
+  }
+
+  /**
+   * Makes a cached account the active one.
+   *
+   * @param account The account, or its username or home account ID.
+   * @returns The account made active.
+   * @throws {InteractionRequiredError} When no cached account matches.
+   */
+  async setActiveAccount(account: Account | string): Promise<Account> {
+    const found = await this.#findAccount(account);
+    await this.cache.setActiveAccount(found);
+    return publicAccount(found);
   }
 
   /**
@@ -767,13 +796,14 @@ export class DeviceFlowClient {
       throw new InteractionRequiredError(`No cached sign-in for ${wanted.username}; sign in first`);
     }
     if (typeof wanted === "string") {
-      const name = wanted.toLowerCase();
-      const matches = accounts.filter((a) =>
-        a.username.toLowerCase() === name || a.homeAccountId === wanted
-      );
+      const matches = accounts.filter((a) => accountMatches(a, wanted));
       if (matches.length === 1) return matches[0]!;
       if (matches.length === 0) {
-        throw new InteractionRequiredError(`No cached sign-in for ${wanted}; sign in first`);
+        throw new InteractionRequiredError(
+          `No cached account is named ${wanted}${
+            accounts.length ? ` (cached: ${accounts.map((a) => a.username).join(", ")})` : ""
+          }; sign in first`,
+        );
       }
     }
     if (accounts.length === 1 && wanted === undefined) return accounts[0]!;
@@ -782,11 +812,15 @@ export class DeviceFlowClient {
         `Not signed in to ${this.authority} with client ${this.clientId}; sign in first`,
       );
     }
+    // Several: the active one, so that a second sign-in never breaks a script.
+    const active = await this.cache.getActiveAccount(this.authority, this.clientId);
+    const activeAccount = accounts.find((a) => a.homeAccountId === active);
+    if (wanted === undefined && activeAccount) return activeAccount;
     throw new DeviceFlowError(
       "ambiguous_account",
       `Several accounts are signed in (${
         accounts.map((a) => a.username).join(", ")
-      }); choose one with the account option`,
+      }) and none is active; name one`,
     );
   }
 
@@ -1046,6 +1080,22 @@ export class DeviceFlowClient {
       );
     }
   }
+}
+
+/**
+ * Whether an account is the one a name stands for: its username (in any
+ * case) or its home account ID.
+ *
+ * @param account The account.
+ * @param nameOrId What the user typed.
+ * @returns `true` when it names this account.
+ */
+export function accountMatches(
+  account: Pick<Account, "username" | "homeAccountId">,
+  nameOrId: string,
+): boolean {
+  return account.username.toLowerCase() === nameOrId.toLowerCase() ||
+    account.homeAccountId === nameOrId;
 }
 
 function publicAccount(account: CachedAccount): Account {

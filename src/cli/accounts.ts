@@ -12,7 +12,9 @@ import { type GuardedIo, jsonLine, table } from "./format.ts";
 
 const HELP = `Usage: deviceflow accounts [--json] [--authority URL] [--client-id ID]
 
-Lists the cached accounts: username, home account ID, authority and client ID.
+Lists the cached accounts: username, home account ID, authority and client ID. A *
+marks the active account of each authority and client: the one 'token' uses when
+several are cached and --account names none ('deviceflow switch' changes it).
 
   --json                   Print a JSON array
 
@@ -21,15 +23,22 @@ ${COMMON_HELP}`;
 async function accounts(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
     const list = await cache.getAccounts(accountFilter(values, io.env));
+    const active = await Promise.all(list.map((a) => cache.isActive(a)));
     if (values.json) {
-      await io.stdout(jsonLine(list.map(accountJson)));
+      await io.stdout(jsonLine(list.map((a, i) => ({ ...accountJson(a), active: active[i] }))));
     } else if (list.length === 0) {
       io.stderr("No accounts are cached; sign in with: deviceflow login\n");
     } else {
       await io.stdout(
         table(
-          ["USERNAME", "HOME ACCOUNT ID", "AUTHORITY", "CLIENT ID"],
-          list.map((a) => [a.username, a.homeAccountId, a.authority, a.clientId]),
+          ["ACTIVE", "USERNAME", "HOME ACCOUNT ID", "AUTHORITY", "CLIENT ID"],
+          list.map((a, i) => [
+            active[i] ? "*" : "",
+            a.username,
+            a.homeAccountId,
+            a.authority,
+            a.clientId,
+          ]),
         ),
       );
     }

@@ -13,7 +13,7 @@ import {
   TokenCache,
 } from "../../cache.ts";
 import { defaultKeyFile, findCacheKey, type FoundKey } from "../crypto.ts";
-import { DeviceFlowClient, type DeviceFlowClientOptions } from "../client.ts";
+import { accountMatches, DeviceFlowClient, type DeviceFlowClientOptions } from "../client.ts";
 import {
   CacheError,
   DeviceFlowError,
@@ -232,13 +232,8 @@ export async function clientFromCache(
   const named = settings.clientId &&
     (settings.authority || settings.tokenEndpoint || settings.provider);
   if (named) return makeClient(settings, cache, io, values);
-  let candidates: CachedAccount[] = await cache.getAccounts(accountFilter(values, io.env));
-  if (values.account) {
-    const name = (values.account as string).toLowerCase();
-    candidates = candidates.filter((a) =>
-      a.username.toLowerCase() === name || a.homeAccountId === values.account
-    );
-  }
+  const cached: CachedAccount[] = await cache.getAccounts(accountFilter(values, io.env));
+  const candidates = values.account ? namedAccounts(cached, values.account as string) : cached;
   const servers = new Map(candidates.map((a) => [`${a.authority} ${a.clientId}`, a]));
   if (servers.size === 0) {
     if (settings.clientId) return makeClient(settings, cache, io, values);
@@ -267,6 +262,26 @@ export async function clientFromCache(
     );
   }
   return accountClient([...servers.values()][0]!, settings, cache, io, values);
+}
+
+/**
+ * The cached accounts a `--account` value names; none is a sign-in needed
+ * that lists the names cached (exit 3).
+ *
+ * @param accounts The cached accounts.
+ * @param name The `--account` value: a username or a home account ID.
+ * @returns The accounts it names (one per server and client).
+ * @throws {InteractionRequiredError} When it names none.
+ */
+export function namedAccounts<T extends CachedAccount>(accounts: T[], name: string): T[] {
+  const named = accounts.filter((a) => accountMatches(a, name));
+  if (named.length) return named;
+  const names = [...new Set(accounts.map((a) => oneLine(a.username)))];
+  throw new InteractionRequiredError(
+    `No cached account is named ${name}${
+      names.length ? `; the cached accounts are ${names.join(", ")}` : "; no account is cached"
+    }`,
+  );
 }
 
 /**
@@ -481,6 +496,12 @@ function describeError(error: unknown): string {
       error.correlationId ? `correlation ID ${error.correlationId}` : "",
     ].filter(Boolean);
     return ids.length ? `${error.message} (${ids.join(", ")})` : error.message;
+  }
+  if (error instanceof DeviceFlowError && error.code === "ambiguous_account") {
+    // The library's words, in the command line's: the option and the command that fix it.
+    return `${
+      error.message.replace(/; name one$/, "")
+    }; choose one with --account, or make one active with: deviceflow switch`;
   }
   if (
     error instanceof DeviceFlowError || error instanceof UsageError || error instanceof ConfigError

@@ -70,6 +70,10 @@ export interface CliIo {
   stderrIsTerminal: boolean;
   /** Reads all of stdin as text (default: nothing). */
   stdin?: () => Promise<string>;
+  /** Whether stdin is a terminal (a person may answer a question). */
+  stdinIsTerminal?: boolean;
+  /** Reads one line of stdin, without its newline; `null` at the end. */
+  readLine?: () => Promise<string | null>;
   /** The terminal's width in columns, when stderr is a terminal. */
   columns?: () => number | undefined;
   /** Aborts the command (Ctrl-C). */
@@ -103,6 +107,22 @@ export function processIo(): CliIo {
     },
     stderrIsTerminal: Deno.stderr.isTerminal(),
     stdin: () => new Response(Deno.stdin.readable).text(),
+    stdinIsTerminal: Deno.stdin.isTerminal(),
+    readLine: async () => {
+      // Byte by byte: what follows the line stays unread for whoever reads next.
+      const bytes: number[] = [];
+      const one = new Uint8Array(1);
+      for (;;) {
+        const n = await Deno.stdin.read(one);
+        if (n === null) {
+          return bytes.length ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
+        }
+        if (one[0] === 0x0a) {
+          return new TextDecoder().decode(new Uint8Array(bytes)).replace(/\r$/, "");
+        }
+        bytes.push(one[0]!);
+      }
+    },
     columns: () => {
       try {
         return Deno.consoleSize().columns;

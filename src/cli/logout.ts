@@ -7,7 +7,7 @@
 import type { DeviceFlowClient } from "../client.ts";
 import { InteractionRequiredError } from "../errors.ts";
 import { COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
-import { accountClient, accountFilter, type Command, withCache } from "./common.ts";
+import { accountClient, accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, oneLine } from "./format.ts";
@@ -29,17 +29,14 @@ async function logout(values: Values, io: GuardedIo): Promise<number> {
   if (values.all && values.account) throw new UsageError("--account and --all exclude each other");
   return await withCache(values, io, async (cache) => {
     let targets = await cache.getAccounts(accountFilter(values, io.env));
-    if (values.account) {
-      const name = (values.account as string).toLowerCase();
-      targets = targets.filter((a) =>
-        a.username.toLowerCase() === name || a.homeAccountId === values.account
-      );
-      if (targets.length === 0) {
-        throw new InteractionRequiredError(`No cached account named ${values.account}`);
-      }
-    }
+    if (values.account) targets = namedAccounts(targets, values.account as string);
     if (targets.length === 0) {
-      throw new InteractionRequiredError("Not signed in: nothing to remove");
+      // Nothing to sign out is what --all asked for; a named or implied account is missing.
+      if (values.all) {
+        io.stderr("Not signed in: nothing to sign out\n");
+        return EXIT.ok;
+      }
+      throw new InteractionRequiredError("Not signed in: nothing to sign out");
     }
     if (targets.length > 1 && !values.all) {
       throw new UsageError(
@@ -50,6 +47,7 @@ async function logout(values: Values, io: GuardedIo): Promise<number> {
     }
     for (const account of targets) {
       const client = accountClient(account, settings, cache, io, values);
+      const wasActive = (await client.getActiveAccount())?.homeAccountId === account.homeAccountId;
       const outcome = await client.removeAccount(
         account,
         io.signal ? { signal: io.signal } : {},
@@ -59,6 +57,10 @@ async function logout(values: Values, io: GuardedIo): Promise<number> {
           REVOCATION[outcome.revocation](outcome.status)
         }\n`,
       );
+      if (wasActive && !values.all) {
+        const active = await client.getActiveAccount();
+        if (active) io.stderr(`The active account is now ${oneLine(active.username)}\n`);
+      }
     }
     return EXIT.ok;
   });

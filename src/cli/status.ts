@@ -28,6 +28,7 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
       encrypted: cache.encrypted,
       accounts: state.accounts.map((a) => ({
         ...accountJson(a),
+        active: a.active,
         refreshToken: a.hasRefreshToken,
         accessTokens: a.accessTokens.map((t) => ({
           scopes: t.scopes,
@@ -43,7 +44,11 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
       const lines = [`Cache: ${state.location}${cache.encrypted ? " (encrypted)" : ""}`];
       if (json.accounts.length === 0) lines.push("Not signed in.");
       for (const a of json.accounts) {
-        lines.push(`Account ${oneLine(a.username)} (${oneLine(a.homeAccountId)})`);
+        lines.push(
+          `Account ${oneLine(a.username)} (${oneLine(a.homeAccountId)})${
+            a.active ? ", active" : ""
+          }`,
+        );
         lines.push(
           `  authority ${oneLine(a.authority)}, client ${oneLine(a.clientId)}${
             a.tenantId ? `, tenant ${oneLine(a.tenantId)}` : ""

@@ -1,0 +1,101 @@
+/**
+ * `deviceflow switch`: which cached account `token` uses when several are
+ * signed in and none is named, as `gh auth switch` does.
+ *
+ * @module
+ */
+
+import type { CachedAccount } from "../../cache.ts";
+import { InteractionRequiredError } from "../errors.ts";
+import { COMMON, SERVER, UsageError, type Values } from "./args.ts";
+import { accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
+import { type GuardedIo, oneLine } from "./format.ts";
+import { COMMON_HELP } from "./help.ts";
+import { EXIT } from "./io.ts";
+
+const HELP = `Usage: deviceflow switch [--account NAME] [--authority URL] [--client-id ID]
+
+Makes a cached account the active one of its authority and client: the account that
+'token' (and 'fetch', 'run', 'git-credential') uses when several are signed in and
+--account names none. 'login' makes the account it signs in active; 'logout' of the
+active account makes the most recent other one active.
+
+With no --account and several accounts, it lists them and asks which, when stdin and
+stderr are a terminal; elsewhere it lists them and exits 2.
+
+  --account NAME           The account: its username or home account ID
+  --authority URL          Only the accounts of this authority
+  --client-id ID           Only the accounts of this client
+
+Examples:
+  deviceflow switch --account bob@contoso.com
+  deviceflow switch                      # on a terminal: pick from the list
+
+${COMMON_HELP}`;
+
+async function switchAccount(values: Values, io: GuardedIo): Promise<number> {
+  return await withCache(values, io, async (cache) => {
+    const all = await cache.getAccounts(accountFilter(values, io.env));
+    if (all.length === 0) {
+      throw new InteractionRequiredError("Not signed in: there is no account to switch to");
+    }
+    const chosen = values.account
+      ? only(namedAccounts(all, values.account as string), values.account as string)
+      : all.length === 1
+      ? all[0]!
+      : await ask(all, io, await Promise.all(all.map((a) => cache.isActive(a))));
+    await cache.setActiveAccount(chosen);
+    io.stderr(
+      `Switched to ${oneLine(chosen.username)} (${oneLine(chosen.authority)}, client ${
+        oneLine(chosen.clientId)
+      })\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+function only(named: CachedAccount[], name: string): CachedAccount {
+  if (named.length > 1) {
+    throw new UsageError(
+      `Accounts named ${name} are cached for several servers or clients; pass --authority and --client-id`,
+    );
+  }
+  return named[0]!;
+}
+
+/** Lists the accounts and, on a terminal, asks which; elsewhere a usage error. */
+async function ask(
+  accounts: CachedAccount[],
+  io: GuardedIo,
+  active: boolean[],
+): Promise<CachedAccount> {
+  const list = accounts.map((a, i) =>
+    `  ${i + 1}. ${oneLine(a.username)} (${oneLine(a.authority)}, client ${oneLine(a.clientId)})${
+      active[i] ? ", active" : ""
+    }`
+  ).join("\n");
+  io.stderr(`Cached accounts:\n${list}\n`);
+  if (!(io.stderrIsTerminal && io.stdinIsTerminal && io.readLine)) {
+    throw new UsageError("Several accounts are cached: choose one with --account");
+  }
+  io.stderr(`Switch to which account? [1-${accounts.length}]: `);
+  const answer = (await io.readLine())?.trim() ?? "";
+  const index = /^\d+$/.test(answer) ? Number(answer) : NaN;
+  if (!(index >= 1 && index <= accounts.length)) {
+    throw new UsageError(`"${answer}" is not a number from 1 to ${accounts.length}`);
+  }
+  return accounts[index - 1]!;
+}
+
+/** `deviceflow switch`. */
+export const command: Command = {
+  summary: "Choose the active account: the one token uses when several are cached",
+  options: {
+    ...COMMON,
+    authority: SERVER.authority!,
+    "client-id": SERVER["client-id"]!,
+    account: { type: "string" },
+  },
+  help: HELP,
+  run: switchAccount,
+};
