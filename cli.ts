@@ -20,6 +20,7 @@ import { parseCommand, type Values } from "./src/cli/args.ts";
 import { type Command, report } from "./src/cli/common.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
 import { guardIo } from "./src/cli/format.ts";
+import { didYouMean } from "./src/suggest.ts";
 import { type CliIo, EXIT, interrupts, processIo } from "./src/cli/io.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -116,7 +117,10 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
   }
   const load = known(name);
   if (!load) {
-    io.stderr(`deviceflow: unknown command "${name}"\nRun 'deviceflow --help' for usage.\n`);
+    const guess = didYouMean(name, Object.keys(COMMANDS), (c) => `'deviceflow ${c}'`);
+    io.stderr(
+      `deviceflow: unknown command "${name}"${guess}\nRun 'deviceflow --help' for usage.\n`,
+    );
     return EXIT.usage;
   }
   let values: Values | undefined;

@@ -10,6 +10,7 @@
  */
 
 import { registerSecret } from "./redact.ts";
+import { didYouMean } from "./suggest.ts";
 import type { Provider } from "./types.ts";
 
 /** One named set of settings in the config file. */
@@ -48,8 +49,13 @@ export interface Config {
   readonly path: string;
   /** Whether the file exists. */
   readonly found: boolean;
-  /** Its profiles by name, in the file's order. */
+  /** Its valid profiles by name, in the file's order. */
   readonly profiles: Readonly<Record<string, Profile>>;
+  /**
+   * The profiles that have a mistake, by name, with the one-line problem: a
+   * mistake in one profile breaks only the commands that use it.
+   */
+  readonly broken: Readonly<Record<string, string>>;
   /** What the user should fix, such as a secret in a file others can read. */
   readonly warnings: readonly string[];
 }
@@ -58,6 +64,8 @@ export interface Config {
 export class ConfigError extends Error {
   /** The config file. */
   readonly path: string;
+  /** What is wrong, without the file's name. */
+  readonly problem: string;
 
   /**
    * @param path The config file.
@@ -68,6 +76,7 @@ export class ConfigError extends Error {
     super(`config ${path}: ${problem}`, options);
     this.name = "ConfigError";
     this.path = path;
+    this.problem = problem;
   }
 }
 
@@ -92,15 +101,15 @@ export function readConfig(path: string, options: ReadConfigOptions = {}): Confi
     text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !options.required) {
-      return { path, found: false, profiles: {}, warnings: [] };
+      return { path, found: false, profiles: {}, broken: {}, warnings: [] };
     }
     // A missing --allow-read is the runtime's to explain.
     if (error instanceof Deno.errors.NotCapable) throw error;
     const reason = (error as Error).message?.replace(/ \(os error \d+\).*$/s, "") ?? String(error);
     throw new ConfigError(path, `cannot read: ${reason}`, { cause: error });
   }
-  const profiles = parseConfig(text, path);
-  return { path, found: true, profiles, warnings: secretWarnings(path, profiles) };
+  const { profiles, broken } = parseConfig(text, path);
+  return { path, found: true, profiles, broken, warnings: secretWarnings(path, profiles) };
 }
 
 /**
@@ -108,10 +117,13 @@ export function readConfig(path: string, options: ReadConfigOptions = {}): Confi
  *
  * @param text The file's text.
  * @param path The file, for messages and for relative cache paths.
- * @returns The profiles by name.
- * @throws {ConfigError} When it is not JSON, or holds an unknown key or a wrong type.
+ * @returns The valid profiles by name, and the problem of each profile that is not.
+ * @throws {ConfigError} When it is not JSON, or is not an object of profiles.
  */
-export function parseConfig(text: string, path: string): Record<string, Profile> {
+export function parseConfig(
+  text: string,
+  path: string,
+): { profiles: Record<string, Profile>; broken: Record<string, string> } {
   let data: unknown;
   try {
     data = JSON.parse(text.replace(/^\uFEFF/, ""));
@@ -123,17 +135,37 @@ export function parseConfig(text: string, path: string): Record<string, Profile>
   };
   if (!isObject(data)) return fail("the file must hold a JSON object");
   for (const key of Object.keys(data)) {
-    if (key !== "profiles") fail(`${keyPath([key])} is not a known key (known: profiles)`);
+    if (key !== "profiles") {
+      fail(
+        `${keyPath([key])} is not a known key${didYouMean(key, ["profiles"])} (known: profiles)`,
+      );
+    }
   }
-  if (data.profiles === undefined) return {};
+  const profiles: Record<string, Profile> = {};
+  const broken: Record<string, string> = {};
+  if (data.profiles === undefined) return { profiles, broken };
   if (!isObject(data.profiles)) return fail("profiles must be an object");
-  // fromEntries, so that a profile named __proto__ is a profile like any other.
-  return Object.fromEntries(
-    Object.entries(data.profiles).map(([name, value]) => {
+  for (const [name, value] of Object.entries(data.profiles)) {
+    // defineProperty, so that a profile named __proto__ is a profile like any other.
+    try {
       if (!name.trim()) fail(`${keyPath(["profiles", name])}: a profile needs a name`);
-      return [name, checkProfile(value, ["profiles", name], path, fail)];
-    }),
-  );
+      Object.defineProperty(profiles, name, {
+        value: checkProfile(value, ["profiles", name], path, fail),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      Object.defineProperty(broken, name, {
+        value: error.problem,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return { profiles, broken };
 }
 
 const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
@@ -160,7 +192,11 @@ function checkProfile(
   const key = (k: string) => keyPath([...at, k]);
   for (const k of Object.keys(value)) {
     if (!KNOWN_KEYS.includes(k)) {
-      fail(`${key(k)} is not a known key (known: ${KNOWN_KEYS.join(", ")})`);
+      fail(
+        `${key(k)} is not a known key${didYouMean(k, KNOWN_KEYS)} (known: ${
+          KNOWN_KEYS.join(", ")
+        })`,
+      );
     }
   }
   const profile: Record<string, unknown> = {};

@@ -263,10 +263,12 @@ export class ExpiredTokenError extends DeviceFlowError {
  * import assert from "node:assert/strict";
  * import { DeviceFlowClient, TimeoutError } from "@deviceflow/deviceflow";
  *
- * // A stand-in server whose codes would live ten minutes.
- * const server: typeof fetch = () =>
+ * // A stand-in server whose codes would live ten minutes, and which nobody approves.
+ * const server: typeof fetch = (input) =>
  *   Promise.resolve(
- *     Response.json({ device_code: "d", user_code: "U", verification_uri: "https://id.example.com/d", expires_in: 600 }),
+ *     String(input).endsWith("/device")
+ *       ? Response.json({ device_code: "d", user_code: "U", verification_uri: "https://id.example.com/d", expires_in: 600 })
+ *       : Response.json({ error: "authorization_pending" }, { status: 400 }),
  *   );
  * const client = new DeviceFlowClient({
  *   clientId: "my-app",
@@ -274,7 +276,7 @@ export class ExpiredTokenError extends DeviceFlowError {
  *   fetch: server,
  * });
  * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
- * // A limit shorter than the interval: no poll fits in it.
+ * // A limit shorter than the interval: one last poll at the limit, still pending.
  * await assert.rejects(client.acquireTokenByDeviceFlow(code, { timeout: 1 }), TimeoutError);
  * ```
  */

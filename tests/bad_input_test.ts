@@ -136,6 +136,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   token: "../src/cli/token.ts",
   accounts: "../src/cli/accounts.ts",
   logout: "../src/cli/logout.ts",
+  switch: "../src/cli/switch.ts",
   status: "../src/cli/status.ts",
   "git-credential": "../src/cli/git_credential.ts",
   config: "../src/cli/config.ts",

@@ -185,20 +185,31 @@ Deno.test("token --no-interactive with only --profile uses the profile's server,
     assert.ok((await Deno.stat(cache)).isFile, "the profile's cache file was not used");
   }));
 
-Deno.test("an unknown key exits 2 with one line naming its path", () =>
+Deno.test("an unknown key exits 2 with one line naming its path, for the commands that use its profile", () =>
   withConfig({ profiles: { x: { clientId: "a", bogus: 1 } } }, async (env, file) => {
-    for (const command of [["config", "list"], ["token", "--no-interactive"], ["status"]]) {
-      const result = await runMain(command, env);
+    for (const command of [["token", "--no-interactive"], ["status"], ["accounts"]]) {
+      const result = await runMain([...command, "--profile", "x"], env);
       assertOneLine(
         result,
         new RegExp(`^deviceflow: config ${file}: profiles\\.x\\.bogus is not a known key`),
       );
     }
+    // The others, and config list, work; list shows the problem where it is.
+    assert.equal((await runMain(["accounts", "--cache", ":memory:"], env)).code, 0);
+    const list = await runMain(["config", "list"], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^ {2}x {2}\(error: profiles\.x\.bogus is not a known key/);
   }));
 
-Deno.test("an unknown top-level key exits 2 naming it", () =>
+Deno.test("an unknown top-level key exits 2 naming it, and config list shows it", () =>
   withConfig({ profile: {} }, async (env) => {
-    assertOneLine(await runMain(["config", "list"], env), /: profile is not a known key/);
+    assertOneLine(
+      await runMain(["status"], env),
+      /: profile is not a known key; did you mean "profiles"\?/,
+    );
+    const list = await runMain(["config", "list"], env);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /\nError: profile is not a known key/);
   }));
 
 Deno.test("a value of the wrong type exits 2 naming the key", async () => {
@@ -217,25 +228,35 @@ Deno.test("a value of the wrong type exits 2 naming the key", async () => {
   ];
   for (const [content, pattern] of cases) {
     await withConfig(content, async (env) => {
-      assertOneLine(await runMain(["config", "show"], env), pattern);
+      const name = Object.keys((content as { profiles: object }).profiles)[0] ?? "work";
+      assertOneLine(await runMain(["status", "--profile", name], env), pattern);
+      // config show says the same, and exits 0: it is where one looks.
+      const shown = await runMain(["config", "show", name], env);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout.split("\n").find((l) => l.startsWith("Error: "))!, pattern);
     });
   }
 });
 
 Deno.test("invalid JSON exits 2 with one line naming the file and the position", () =>
   withConfig('{\n  "profiles": {\n    "x": {"clientId": "a",}\n  }\n}\n', async (env, file) => {
-    const result = await runMain(["config", "list"], env);
+    const result = await runMain(["status"], env);
     assertOneLine(
       result,
       new RegExp(`^deviceflow: config ${file}: invalid JSON at line 3, column 27: `),
     );
+    const list = await runMain(["config", "list"], env);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /\nError: invalid JSON at line 3, column 27: /);
   }));
 
 Deno.test("invalid JSON near a secret does not quote the secret", () =>
   withConfig(`{"profiles": {"x": {"clientSecret": "${SECRET}", "y": ]}}}`, async (env) => {
-    const result = await runMain(["config", "list"], env);
+    const result = await runMain(["status"], env);
     assertOneLine(result, /invalid JSON at line 1, column \d+: Unexpected token '\]'$/);
     assert.ok(!result.stderr.includes(SECRET));
+    const list = await runMain(["config", "list"], env);
+    assert.ok(!list.stdout.includes(SECRET) && !list.stderr.includes(SECRET));
   }));
 
 Deno.test("a missing config file is no error unless it was named", () =>
@@ -250,7 +271,7 @@ Deno.test("a missing config file is no error unless it was named", () =>
 
     const missing = `${file}.missing`;
     assertOneLine(
-      await runMain(["config", "list", "--config", missing], env),
+      await runMain(["status", "--config", missing], env),
       new RegExp(`^deviceflow: config ${missing}: cannot read: No such file`),
     );
     assertOneLine(

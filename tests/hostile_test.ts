@@ -138,7 +138,7 @@ Deno.test("hostile claims name no forged rows: login, accounts, status, their JS
     const accounts = await h.run(["accounts", "--cache", h.cache]);
     const rows = accounts.stdout.trimEnd().split("\n");
     assert.equal(rows.length, 2, accounts.stdout);
-    assert.ok(rows[1]!.startsWith("ali\\u202ece\\u001b[31m\\u000aFAKE ROW  "), rows[1]);
+    assert.ok(rows[1]!.startsWith("*       ali\\u202ece\\u001b[31m\\u000aFAKE ROW  "), rows[1]);
 
     const accountsJson = await h.run(["accounts", "--cache", h.cache, "--json"]);
     assert.ok(

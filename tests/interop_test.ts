@@ -350,7 +350,7 @@ Deno.test({
       const names = JSON.parse(accounts.stdout).map((a: { username: string }) => a.username);
       assert.deepEqual(names.sort(), ["alice", "bob"]);
       const text = await runMain(["accounts", "--cache", cache]);
-      assert.match(text.stdout, /^USERNAME\s+HOME ACCOUNT ID\s+AUTHORITY\s+CLIENT ID\n/);
+      assert.match(text.stdout, /^ACTIVE\s+USERNAME\s+HOME ACCOUNT ID\s+AUTHORITY\s+CLIENT ID\n/);
       const status = await runMain(["status", "--json", "--cache", cache]);
       assert.equal(status.code, 0);
       const state = JSON.parse(status.stdout);
@@ -365,10 +365,10 @@ Deno.test({
         assert.ok(token.length > 20);
         assert.ok(!status.stdout.includes(token));
       }
-      // Two accounts and no --account: a usage error that names them.
-      const ambiguous = await runMain(["token", "--cache", cache]);
-      assert.equal(ambiguous.code, 2);
-      assert.match(ambiguous.stderr, /Several accounts .*alice|Several accounts .*bob/);
+      // Two accounts and no --account: the active one, the last signed in (bob).
+      const active = await runMain(["token", "--cache", cache]);
+      assert.equal(active.code, 0, active.stderr);
+      assert.equal(active.stdout.trim(), tokens[1]);
     }),
 });
 

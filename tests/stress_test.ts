@@ -222,7 +222,7 @@ for (const encrypted of [false, true]) {
               args: ["token", "--account", "zed", "--no-interactive", ...c],
               count: 2,
               code: 3,
-              says: /Not signed in/,
+              says: /No cached account is named zed/,
             },
             ...["eve", "fay"].map((a) => ({
               name: `logout ${a}`,
@@ -235,7 +235,7 @@ for (const encrypted of [false, true]) {
               args: ["logout", "--account", "zed", ...c],
               count: 1,
               code: 3,
-              says: /No cached account named zed/,
+              says: /No cached account is named zed/,
             },
             {
               name: "login --resume (approved)",

@@ -7,6 +7,7 @@
 
 import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
 import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
+import { didYouMean } from "../suggest.ts";
 import { isLoopback } from "../url_policy.ts";
 import { defaultCachePath, defaultConfigPath } from "../paths.ts";
 import type { Provider } from "../types.ts";
@@ -234,10 +235,19 @@ export function selectProfile(
   const profiles = config?.profiles ?? {};
   const flag = values.profile as string | undefined;
   const wanted = name ?? flag ?? variable(env, "DEVICEFLOW_PROFILE");
+  // A profile with a mistake breaks the commands that use it, and only those.
+  const brokenProblem = (profile: string) =>
+    config && Object.hasOwn(config.broken, profile)
+      ? new ConfigError(config.path, config.broken[profile]!)
+      : undefined;
   if (wanted === undefined) {
+    const broken = brokenProblem("default");
+    if (broken) throw broken;
     const applies = Object.hasOwn(profiles, "default");
     return { config, name: applies ? "default" : undefined, profile: profiles.default ?? {} };
   }
+  const broken = brokenProblem(wanted);
+  if (broken) throw broken;
   if (!Object.hasOwn(profiles, wanted)) {
     const via = name !== undefined
       ? ""
@@ -250,10 +260,10 @@ export function selectProfile(
         `${problem}: there is no config file (HOME is not set); pass --config PATH or set DEVICEFLOW_CONFIG`,
       );
     }
-    const names = Object.keys(profiles);
+    const names = [...Object.keys(profiles), ...Object.keys(config.broken)];
     throw new ConfigError(
       config.path,
-      `${problem}; ${
+      `${problem}${didYouMean(wanted, names)}; ${
         names.length
           ? `the profiles are: ${names.join(", ")}`
           : config.found

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { didYouMean } from "../suggest.ts";
+
 /** How one option is written. */
 export interface OptionSpec {
   /** A string takes a value; a boolean does not. */
@@ -75,7 +77,11 @@ export function parseArgv(args: readonly string[], options: OptionSpecs): Parsed
       const eq = arg.indexOf("=");
       const name = arg.slice(2, eq < 0 ? undefined : eq);
       const spec = Object.hasOwn(options, name) ? options[name] : undefined;
-      if (!spec) throw new ArgvError(`unknown option --${name}`);
+      if (!spec) {
+        throw new ArgvError(
+          `unknown option --${name}${didYouMean(name, Object.keys(options), (o) => `--${o}`)}`,
+        );
+      }
       if (spec.type === "boolean") {
         if (eq >= 0) throw new ArgvError(`option --${name} takes no value`);
         set(name, true);

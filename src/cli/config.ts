@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config } from "../config.ts";
+import { type Config, ConfigError } from "../config.ts";
 import { defaultConfigPath } from "../paths.ts";
 import {
   cacheLocation,
@@ -79,14 +79,51 @@ async function config(values: Values, io: GuardedIo, positionals: string[]): Pro
   }
 }
 
+/**
+ * The config file, or the problem that keeps it from being read: `list` and
+ * `show` always work, and show what is wrong instead of failing.
+ */
+function readOrProblem(
+  values: Values,
+  io: GuardedIo,
+): { config: Config | undefined; problem?: ConfigError } {
+  try {
+    const config = loadConfig(values, io.env);
+    warn(config, io);
+    return { config };
+  } catch (error) {
+    // A file named with --config that cannot be read is a mistake on the command line.
+    if (!(error instanceof ConfigError) || error.problem.startsWith("cannot read")) throw error;
+    return { config: undefined, problem: error };
+  }
+}
+
+/** The profile that applies, by name, without failing when it has a mistake. */
+function appliesName(values: Values, io: GuardedIo, config: Config | undefined) {
+  const wanted = (values.profile as string | undefined) ??
+    (io.env("DEVICEFLOW_PROFILE") || undefined);
+  if (wanted !== undefined) return wanted;
+  const all = { ...config?.profiles, ...config?.broken };
+  return Object.hasOwn(all, "default") ? "default" : undefined;
+}
+
 async function list(values: Values, io: GuardedIo): Promise<number> {
-  const config = loadConfig(values, io.env);
-  warn(config, io);
-  const selected = selectProfile(values, io.env, { config });
-  const names = Object.keys(config?.profiles ?? {});
+  const { config, problem } = readOrProblem(values, io);
+  if (problem) {
+    if (values.json) await io.stdout(jsonLine({ config: problem.path, error: problem.problem }));
+    else await io.stdout(`Config: ${problem.path}\nError: ${problem.problem}\n`);
+    return EXIT.ok;
+  }
+  const applies = appliesName(values, io, config);
+  const broken = config?.broken ?? {};
+  const names = [...Object.keys(config?.profiles ?? {}), ...Object.keys(broken)];
   if (values.json) {
     await io.stdout(
-      jsonLine(names.map((name) => ({ name, applies: name === selected.name }))),
+      jsonLine(names.map((name) => ({
+        name,
+        applies: name === applies,
+        ...(Object.hasOwn(broken, name) ? { error: broken[name] } : {}),
+      }))),
     );
   } else if (names.length === 0) {
     io.stderr(
@@ -96,8 +133,11 @@ async function list(values: Values, io: GuardedIo): Promise<number> {
     );
   } else {
     await io.stdout(
-      names.map((name) => `${name === selected.name ? "*" : " "} ${oneLine(name)}`).join("\n") +
-        "\n",
+      names.map((name) =>
+        `${name === applies ? "*" : " "} ${oneLine(name)}${
+          Object.hasOwn(broken, name) ? `  (error: ${broken[name]})` : ""
+        }`
+      ).join("\n") + "\n",
     );
   }
   return EXIT.ok;
@@ -117,8 +157,27 @@ const SHOWN = [
 ] as const satisfies readonly (keyof ServerSettings)[];
 
 async function show(values: Values, io: GuardedIo, name: string | undefined): Promise<number> {
-  const config = loadConfig(values, io.env);
-  warn(config, io);
+  const { config, problem } = readOrProblem(values, io);
+  const profileName = name ?? appliesName(values, io, config);
+  const broken = problem ??
+    (config && profileName !== undefined && Object.hasOwn(config.broken, profileName)
+      ? new ConfigError(config.path, config.broken[profileName]!)
+      : undefined);
+  if (broken) {
+    // What is wrong is what there is to show.
+    if (values.json) {
+      await io.stdout(
+        jsonLine({ config: broken.path, profile: profileName ?? null, error: broken.problem }),
+      );
+    } else {
+      await io.stdout(
+        `Config: ${broken.path}\nProfile: ${
+          profileName === undefined ? "(none)" : oneLine(profileName)
+        }\nError: ${broken.problem}\n`,
+      );
+    }
+    return EXIT.ok;
+  }
   const selected = selectProfile(values, io.env, { name, config });
   const { settings, sources } = explainSettings(values, io.env, selected);
   const shown: Record<string, unknown> = {};

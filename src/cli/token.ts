@@ -39,6 +39,7 @@ nothing else works, by a device code sign-in.
                            ACCESS_TOKEN and ACCESS_TOKEN_EXPIRES_AT), header
                            ("Authorization: Bearer ..."), or exec-credential (a Kubernetes
                            ExecCredential, for kubectl's exec credential plugins)
+  --json                   The same as -o json
   --timeout SECONDS        Give up a sign-in after this long
   --qr, --no-qr, --open, --no-color, --json-events   As for login
 
@@ -196,7 +197,11 @@ export function withToken(
 }
 
 async function token(values: Values, io: GuardedIo): Promise<number> {
-  const output = (values.output as string | undefined) ?? "raw";
+  // --json, as status and accounts have it, is -o json.
+  if (values.json && values.output !== undefined && values.output !== "json") {
+    throw new UsageError(`--json and --output ${values.output} exclude each other`);
+  }
+  const output = (values.output as string | undefined) ?? (values.json ? "json" : "raw");
   if (!FORMATS.includes(output as Format)) {
     throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, not "${output}"`);
   }
@@ -280,7 +285,7 @@ export const TOKEN_OPTIONS: Options = {
 /** `deviceflow token`. */
 export const command: Command = {
   summary: "Print an access token: from the cache, by a silent refresh, or by signing in",
-  options: { ...TOKEN_OPTIONS, output: { type: "string", short: "o" } },
+  options: { ...TOKEN_OPTIONS, output: { type: "string", short: "o" }, json: { type: "boolean" } },
   help: HELP,
   run: token,
 };

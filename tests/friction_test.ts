@@ -1,0 +1,144 @@
+/**
+ * Everyday friction (issue 10, items 4 and 7): a mistake in one profile stays
+ * in that profile, unknown words get a suggestion, `token --json`, and the
+ * small things users hit.
+ */
+
+import assert from "node:assert/strict";
+import { startFakeServer } from "./support/fake_server.ts";
+import { runMain, tempCache } from "./support/cli_harness.ts";
+import { hostileArgs, serveHostile } from "./support/hostile_server.ts";
+import { closest } from "../src/suggest.ts";
+
+async function withConfig(
+  profiles: Record<string, unknown>,
+  body: (config: string, cache: string) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/config.json`;
+    await Deno.writeTextFile(config, JSON.stringify({ profiles }));
+    await body(config, `${dir}/cache.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const GOOD = { authority: "https://id.example.com", clientId: "good-client" };
+
+Deno.test("a mistake in one profile breaks only the commands that use it", () =>
+  withConfig(
+    {
+      good: GOOD,
+      typo: { authority: "https://id.example.com", clientID: "x" },
+      wrong: { encrypt: "yes" },
+    },
+    async (config, cache) => {
+      const args = ["--config", config, "--cache", cache];
+      const good = await runMain(["accounts", ...args, "--profile", "good", "--json"]);
+      assert.deepEqual([good.code, good.stdout], [0, "[]\n"]);
+      const typo = await runMain(["accounts", ...args, "--profile", "typo"]);
+      assert.equal(typo.code, 2);
+      assert.equal(
+        typo.stderr.split("\n")[0],
+        `deviceflow: config ${config}: profiles.typo.clientID is not a known key; did you mean "clientId"? (known: provider, authority, deviceEndpoint, tokenEndpoint, revocationEndpoint, tenant, clientId, cache, clientSecret, scopes, defaultScopes, encrypt, gitHosts)`,
+      );
+      const wrong = await runMain(["token", ...args, "--profile", "wrong", "--no-interactive"]);
+      assert.equal(wrong.code, 2);
+      assert.match(wrong.stderr, /profiles\.wrong\.encrypt must be true or false/);
+
+      // list and show always work, and say what is wrong where.
+      const list = await runMain(["config", "list", "--config", config]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^ {2}good\n/m);
+      assert.match(
+        list.stdout,
+        /^ {2}typo {2}\(error: profiles\.typo\.clientID is not a known key; did you mean "clientId"\?/m,
+      );
+      assert.match(
+        list.stdout,
+        /^ {2}wrong {2}\(error: profiles\.wrong\.encrypt must be true or false\)$/m,
+      );
+      const listJson = JSON.parse(
+        (await runMain(["config", "list", "--config", config, "--json"])).stdout,
+      );
+      assert.deepEqual(
+        listJson.map((p: { name: string; error?: string }) => [p.name, p.error !== undefined]),
+        [
+          ["good", false],
+          ["typo", true],
+          ["wrong", true],
+        ],
+      );
+      const show = await runMain(["config", "show", "typo", "--config", config]);
+      assert.equal(show.code, 0, show.stderr);
+      assert.match(
+        show.stdout,
+        /^Profile: typo\nError: profiles\.typo\.clientID is not a known key/m,
+      );
+      const showGood = await runMain(["config", "show", "good", "--config", config]);
+      assert.match(showGood.stdout, /clientId +good-client +profile/);
+    },
+  ));
+
+Deno.test("a file that is not JSON: config list and show say so and exit 0; other commands exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/config.json`;
+    await Deno.writeTextFile(config, "{ not json");
+    for (const sub of ["list", "show"]) {
+      const result = await runMain(["config", sub, "--config", config]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^Config: .*\n(Profile: .*\n)?Error: invalid JSON/);
+    }
+    assert.equal((await runMain(["accounts", "--config", config, "--cache", ":memory:"])).code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("unknown commands, options and profile names get a suggestion when one is close", async () => {
+  const cases: [string[], string][] = [
+    [["tokn"], `deviceflow: unknown command "tokn"; did you mean 'deviceflow token'?`],
+    [
+      ["token", "--authroity", "x"],
+      "deviceflow: token: unknown option --authroity; did you mean --authority?",
+    ],
+    [
+      ["token", "--scopes", "a"],
+      "deviceflow: token: unknown option --scopes; did you mean --scope?",
+    ],
+    [
+      ["login", "--clientid", "x"],
+      "deviceflow: login: unknown option --clientid; did you mean --client-id?",
+    ],
+    [["token", "--frobnicate"], "deviceflow: token: unknown option --frobnicate"],
+  ];
+  for (const [args, line] of cases) {
+    const result = await runMain(args);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.split("\n")[0], line);
+  }
+  assert.equal(closest("clientID", ["clientId", "cache"]), "clientId");
+  assert.equal(closest("statsu", ["status", "switch"]), "status");
+  assert.equal(closest("xyz", ["token"]), undefined);
+});
+
+Deno.test("token --json is -o json, as for status and accounts", async () => {
+  const server = await startFakeServer();
+  const cache = await tempCache();
+  try {
+    serveHostile(server);
+    assert.equal((await runMain(["login", ...hostileArgs(server, cache.path)])).code, 0);
+    const json = await runMain(["token", "--cache", cache.path, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const dashO = await runMain(["token", "--cache", cache.path, "-o", "json"]);
+    assert.deepEqual(JSON.parse(json.stdout), JSON.parse(dashO.stdout));
+    const both = await runMain(["token", "--cache", cache.path, "--json", "-o", "env"]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--json and --output env exclude each other/);
+  } finally {
+    await server.close();
+    await cache.cleanup();
+  }
+});
