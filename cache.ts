@@ -36,6 +36,7 @@ import {
   type StoreKey,
 } from "./src/kv_store.ts";
 import { defaultCachePath } from "./src/paths.ts";
+import { cacheProblem, firstLine, isLocked } from "./src/cache_errors.ts";
 import { isVisibleAscii } from "./src/untrusted.ts";
 import { isSecureUrl, unsafeAddressReason } from "./src/url_policy.ts";
 import type { Account, Endpoints, Provider } from "./src/types.ts";
@@ -582,9 +583,40 @@ const VALIDATORS: Record<string, Validator<unknown>> = {
 // ---------------------------------------------------------------------------
 // Deno KV, with "database is locked" retried.
 
-function isLocked(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /database is locked|SQLITE_BUSY|database is busy/i.test(message);
+/**
+ * Why a cache file cannot be written, in the system's words (SQLite's are
+ * vaguer: "disk I/O error", "unable to open database file"): a probe file
+ * beside it, then the file itself opened for writing. `undefined` when both
+ * work.
+ */
+async function whyUnwritable(path: string): Promise<unknown> {
+  const probe = `${dirOf(path)}/.deviceflow-probe-${crypto.randomUUID()}`;
+  try {
+    // One byte: an empty file needs no room, and a full disk is what this looks for.
+    await Deno.writeFile(probe, new Uint8Array(1), { createNew: true, mode: 0o600 });
+    await Deno.remove(probe);
+    (await Deno.open(path, { write: true })).close();
+    return undefined;
+  } catch (error) {
+    await Deno.remove(probe).catch(() => {});
+    return error;
+  }
+}
+
+/**
+ * Opens a cache file that cannot be opened for writing, read-only, as
+ * SQLite's immutable database; `undefined` when that fails too (or the file
+ * is missing).
+ */
+async function openReadOnly(path: string): Promise<Deno.Kv | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size === 0) return undefined;
+    const uri = `file:${path.replace(/[%?#]/g, (c) => encodeURIComponent(c))}?immutable=1`;
+    return await Deno.openKv(uri);
+  } catch {
+    return undefined;
+  }
 }
 
 /** After this long waiting for a locked file, {@linkcode TokenCacheOptions.onLockWait} is called. */
@@ -768,12 +800,22 @@ export class TokenCache {
   #skipped = new Map<string, SkippedEntry>();
   #key: CryptoKey | undefined;
   #file = false;
+  #readOnlyBecause: unknown;
   /** Where the cache lives: a file path, a KV Connect URL, or `:memory:`. */
   readonly location: string;
 
   private constructor(store: Store, location: string) {
     this.#store = store;
     this.location = location;
+  }
+
+  /**
+   * Whether the cache could be opened for reading only (a read-only mount, a
+   * file or directory it may not write): it serves what it holds, and every
+   * write fails with a {@linkcode CacheError} that says so.
+   */
+  get readOnly(): boolean {
+    return this.#readOnlyBecause !== undefined;
   }
 
   /** Whether secrets are encrypted: the cache was opened with a key. */
@@ -822,6 +864,7 @@ export class TokenCache {
     if (!(timeout > 0)) throw new TypeError("Cannot open the cache: lockTimeout must be > 0 ms");
     const wait = new LockWait(path, retries, timeout, options.onLockWait);
     let kv: Deno.Kv;
+    let readOnly: unknown;
     try {
       // A locked new file blocks openKv for SQLite's 5 s busy timeout on each
       // try, so opening gets a few tries, not the many that quick operations get.
@@ -829,20 +872,29 @@ export class TokenCache {
         .run(() => Deno.openKv(path));
     } catch (error) {
       if (error instanceof CacheError) throw error;
-      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-      // Deleting a file that is only busy would lose every sign-in in it.
-      const hint = isLocked(error)
-        ? "Another process holds it locked; try again"
-        : `To reset it, delete the file (rm ${path}*) and sign in again`;
-      throw new CacheError(
-        remote
-          ? `Cannot open the remote cache ${path}: ${reason} (is DENO_KV_ACCESS_TOKEN set?)`
-          : `Cannot open the token cache ${path}: ${reason}. ${hint}`,
-        { cause: error },
-      );
+      if (remote) {
+        throw new CacheError(
+          `Cannot open the remote cache ${path}: ${
+            firstLine(error)
+          } (is DENO_KV_ACCESS_TOKEN set?)`,
+          { cause: error },
+        );
+      }
+      // A file that can be read but not written (a read-only mount, a secret
+      // volume) still serves what it holds: SQLite opens it as immutable.
+      const opened = path === ":memory:" ? undefined : await openReadOnly(path);
+      if (!opened) {
+        throw new CacheError(cacheProblem(`Cannot open the token cache ${path}`, path, error), {
+          cause: error,
+        });
+      }
+      kv = opened;
+      // Why it could not be opened for writing: what a write will be told.
+      readOnly = await whyUnwritable(path) ?? error;
     }
     const cache = new TokenCache(new KvStore(kv, wait), path);
     cache.#file = !remote && path !== ":memory:";
+    cache.#readOnlyBecause = readOnly;
     try {
       await cache.#useKey(key);
     } catch (error) {
@@ -1012,14 +1064,18 @@ export class TokenCache {
       return await op();
     } catch (error) {
       if (error instanceof CacheError) throw error;
-      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-      // A file damaged past its header opens fine and fails on the first read.
-      const reset = /malformed|not a database|corrupt/i.test(reason ?? "")
-        ? `. To reset it, delete the file (rm ${this.location}*) and sign in again`
-        : "";
-      throw new CacheError(`The token cache ${this.location} failed: ${reason}${reset}`, {
-        cause: error,
-      });
+      // A write to a cache opened read-only fails for the reason it could not
+      // be opened for writing (a full disk is not a read-only file); SQLite's
+      // vague "disk I/O error" is asked of the file system.
+      const why = this.readOnly && /read-?only/i.test(firstLine(error))
+        ? this.#readOnlyBecause
+        : this.#file && /disk I\/O error|unable to open database file/i.test(firstLine(error))
+        ? await whyUnwritable(this.location) ?? error
+        : error;
+      throw new CacheError(
+        cacheProblem(`The token cache ${this.location} failed`, this.location, why),
+        { cause: error },
+      );
     }
   }
 

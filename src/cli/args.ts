@@ -478,7 +478,13 @@ export function cacheLocation(
     );
   }
   if (location !== undefined) return { location, source: source! };
-  return { location: defaultCachePath(), source: "default" };
+  try {
+    return { location: defaultCachePath(), source: "default" };
+  } catch (error) {
+    // No HOME, and no --cache: a usage line (exit 2) that says what to pass.
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** The first value given: the flag's, the environment's, or the profile's. */

@@ -194,7 +194,7 @@ async function show(values: Values, io: GuardedIo, name: string | undefined): Pr
     from.cache = cache.source;
   } catch (error) {
     // No cache directory: the commands that need one say so.
-    if (!(error instanceof TypeError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     shown.cache = null;
   }
   if (values.json) {

@@ -26,6 +26,7 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
     const json = {
       cache: state.location,
       encrypted: cache.encrypted,
+      readOnly: cache.readOnly,
       accounts: state.accounts.map((a) => ({
         ...accountJson(a),
         active: a.active,
@@ -41,7 +42,11 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
     if (values.json) {
       await io.stdout(jsonLine(json));
     } else {
-      const lines = [`Cache: ${state.location}${cache.encrypted ? " (encrypted)" : ""}`];
+      const lines = [
+        `Cache: ${state.location}${cache.encrypted ? " (encrypted)" : ""}${
+          cache.readOnly ? " (read-only)" : ""
+        }`,
+      ];
       if (json.accounts.length === 0) lines.push("Not signed in.");
       for (const a of json.accounts) {
         lines.push(
