@@ -68,20 +68,39 @@ export async function withCache(
   }
 }
 
+/**
+ * Says something on stderr that is neither a result nor the error that ends
+ * the command: a warning, or what is being waited for. With --json-events it
+ * is a JSON event like every other stderr line.
+ *
+ * @param io Where to write.
+ * @param values The command's options.
+ * @param event `warning`, or what kind of notice it is.
+ * @param message The sentence.
+ * @param text The line as text, when it differs from "deviceflow: warning: MESSAGE".
+ */
+export function notice(
+  io: GuardedIo,
+  values: Values,
+  event: string,
+  message: string,
+  text = `deviceflow: warning: ${message}`,
+): void {
+  io.stderr(values["json-events"] ? jsonLine({ event, message }) : `${text}\n`);
+}
+
 export async function openCache(values: Values, io: GuardedIo): Promise<TokenCache> {
   const selected = selectProfile(values, io.env);
-  for (const warning of selected.config?.warnings ?? []) {
-    io.stderr(`deviceflow: warning: ${warning}\n`);
-  }
+  for (const warning of selected.config?.warnings ?? []) notice(io, values, "warning", warning);
   const { location } = cacheLocation(values, io.env, selected);
   if (!kvAvailable() && location !== ":memory:") {
-    io.stderr(
-      "deviceflow: Deno KV is not enabled, so tokens will not be kept after this command; run with --unstable-kv to keep them\n",
-    );
+    const message =
+      "Deno KV is not enabled, so tokens will not be kept after this command; run with --unstable-kv to keep them";
+    notice(io, values, "warning", message, `deviceflow: ${message}`);
     return TokenCache.memory();
   }
   const warning = await exposure(location);
-  if (warning) io.stderr(`deviceflow: warning: ${warning}\n`);
+  if (warning) notice(io, values, "warning", warning);
   // A key found is always used: once a cache is encrypted, every command needs its key.
   const encrypt = values.encrypt === true || selected.profile.encrypt === true;
   const found = await findCacheKey({ env: io.env, location, create: encrypt });
@@ -152,7 +171,9 @@ export function makeClient(
     clientId: settings.clientId,
     cache,
     defaultScopes: settings.defaultScopes,
-    fetch: values.verbose ? verboseFetch(io) : (io.fetch ?? ((input, init) => fetch(input, init))),
+    fetch: values.verbose
+      ? verboseFetch(io, values)
+      : (io.fetch ?? ((input, init) => fetch(input, init))),
     ...requestTimeouts(values, io.env),
     ...leaseTtl(io.env),
   };
@@ -337,6 +358,7 @@ export async function makeView(io: GuardedIo, values: Values): Promise<SignInVie
     verbose: values.verbose === true,
     qr: values.qr ? "on" : values["no-qr"] ? "off" : "auto",
     columns: io.columns?.(),
+    rows: io.rows?.(),
     now: () => Date.now(),
   });
 }
@@ -378,7 +400,7 @@ export async function signIn(
         code.verificationUriComplete ?? code.verificationUri,
         io.env,
       );
-      if (problem) io.stderr(`${problem}\n`);
+      if (problem) notice(io, values, "warning", problem, problem);
     }
     try {
       // A renewed code gets what is left of the overall limit.
@@ -421,23 +443,32 @@ export function summary(result: TokenResult) {
   };
 }
 
-export function verboseFetch(io: GuardedIo): typeof fetch {
+export function verboseFetch(io: GuardedIo, values: Values = {}): typeof fetch {
   const base = io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const json = values["json-events"] === true;
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     // The query is left out: it is where a complete verification address keeps the code.
-    const where = `${init?.method ?? "GET"} ${url.origin}${url.pathname}`;
+    const method = init?.method ?? "GET";
+    const where = `${method} ${url.origin}${url.pathname}`;
+    const address = `${url.origin}${url.pathname}`;
     const started = performance.now();
-    io.stderr(`> ${where}\n`);
+    const ms = () => Math.round(performance.now() - started);
+    io.stderr(json ? jsonLine({ event: "request", method, url: address }) : `> ${where}\n`);
     try {
       const response = await base(input, init);
-      io.stderr(`< ${response.status} ${where} (${Math.round(performance.now() - started)} ms)\n`);
+      io.stderr(
+        json
+          ? jsonLine({ event: "response", method, url: address, status: response.status, ms: ms() })
+          : `< ${response.status} ${where} (${ms()} ms)\n`,
+      );
       return response;
     } catch (error) {
+      const reason = redact((error as Error).message ?? String(error)).split("\n")[0];
       io.stderr(
-        `< failed ${where} (${Math.round(performance.now() - started)} ms): ${
-          redact((error as Error).message ?? String(error)).split("\n")[0]
-        }\n`,
+        json
+          ? jsonLine({ event: "response", method, url: address, failed: reason, ms: ms() })
+          : `< failed ${where} (${ms()} ms): ${reason}\n`,
       );
       throw error;
     }

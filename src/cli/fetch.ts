@@ -65,7 +65,7 @@ async function fetchCommand(values: Values, io: GuardedIo, positionals: string[]
     const limits = requestTimeouts(values, io.env);
     const fetchImpl = withTimeouts(
       values.verbose
-        ? verboseFetch(io)
+        ? verboseFetch(io, values)
         : (io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))),
       {
         connectTimeout: limits.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -120,3 +120,79 @@ export function guardIo(io: CliIo): GuardedIo {
     control: (name) => io.stderr(CONTROL_SEQUENCES[name]),
   };
 }
+
+/**
+ * Whether a code point is two columns wide in a terminal (Unicode East Asian
+ * Width W or F): CJK ideographs, kana, Hangul, fullwidth forms.
+ */
+function isWide(code: number): boolean {
+  return (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0x303e) ||
+    (code >= 0x3041 && code <= 0x33ff) || (code >= 0x3400 && code <= 0x4dbf) ||
+    (code >= 0x4e00 && code <= 0x9fff) || (code >= 0xa000 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) || (code >= 0x1f300 && code <= 0x1f64f) ||
+    (code >= 0x20000 && code <= 0x3fffd);
+}
+
+/**
+ * How many terminal columns a text takes: wide characters count two.
+ *
+ * @param text One line.
+ * @returns The columns.
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += isWide(char.codePointAt(0)!) ? 2 : 1;
+  return width;
+}
+
+/**
+ * Cuts a line to at most `width` columns, with "…" where it was cut.
+ *
+ * @param text One line.
+ * @param width The columns there are.
+ * @returns The line, cut when it is wider.
+ */
+export function truncate(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  let out = "";
+  for (const char of text) {
+    if (displayWidth(out + char) > width - 1) break;
+    out += char;
+  }
+  return `${out}…`;
+}
+
+/**
+ * Wraps text to a width at word boundaries (and between wide characters,
+ * which are words of their own in Chinese and Japanese); a word wider than
+ * the width gets a line of its own. Newlines in the text are kept.
+ *
+ * @param text The text.
+ * @param width The columns there are.
+ * @returns The text with line breaks.
+ */
+export function wrap(text: string, width: number): string {
+  return text.split("\n").map((paragraph) => {
+    // Words, and every wide character as a word of its own (no spaces between them).
+    const tokens = paragraph.match(
+      /[\u1100-\u115f\u2e80-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff00-\uff60]|[^\s\u1100-\u115f\u2e80-\u9fff\uac00-\ud7a3\uf900-\ufaff\uff00-\uff60]+|\s+/g,
+    ) ?? [];
+    const lines: string[] = [];
+    let line = "";
+    for (const token of tokens) {
+      if (/^\s+$/.test(token)) {
+        if (line) line += " ";
+        continue;
+      }
+      if (line && displayWidth(line + token) > width) {
+        lines.push(line.trimEnd());
+        line = "";
+      }
+      line += token;
+    }
+    lines.push(line.trimEnd());
+    return lines.join("\n");
+  }).join("\n");
+}

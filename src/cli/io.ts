@@ -76,6 +76,8 @@ export interface CliIo {
   readLine?: () => Promise<string | null>;
   /** The terminal's width in columns, when stderr is a terminal. */
   columns?: () => number | undefined;
+  /** The terminal's height in rows, when stderr is a terminal. */
+  rows?: () => number | undefined;
   /** Aborts the command (Ctrl-C). */
   signal?: AbortSignal;
   /** The fetch to use (default: the global one). */
@@ -126,6 +128,13 @@ export function processIo(): CliIo {
     columns: () => {
       try {
         return Deno.consoleSize().columns;
+      } catch {
+        return undefined;
+      }
+    },
+    rows: () => {
+      try {
+        return Deno.consoleSize().rows;
       } catch {
         return undefined;
       }

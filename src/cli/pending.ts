@@ -12,7 +12,7 @@ import type { DeviceFlowClient } from "../client.ts";
 import { DeviceFlowError, InteractionRequiredError, TimeoutError } from "../errors.ts";
 import type { DeviceCode, TokenResult } from "../types.ts";
 import type { Values } from "./args.ts";
-import { makeView } from "./common.ts";
+import { makeView, notice } from "./common.ts";
 import type { GuardedIo } from "./format.ts";
 
 /** A pending sign-in and where it was started. */
@@ -92,7 +92,7 @@ export async function finishPending(
   const ttl = Math.max(1000, pending.expiresAt - Date.now() + 5000);
   if (!(await cache.acquireLease(lease, holder, ttl, Date.now()))) {
     if (options.onePoll) return undefined;
-    return await waitForOther(client, cache, found, io);
+    return await waitForOther(client, cache, found, io, values);
   }
   const view = options.onePoll ? undefined : await makeView(io, values);
   view?.resuming(code);
@@ -129,8 +129,10 @@ async function waitForOther(
   cache: TokenCache,
   found: FoundPending,
   io: GuardedIo,
+  values: Values,
 ): Promise<TokenResult> {
-  io.stderr("Another process is finishing this sign-in; waiting for it\n");
+  const waiting = "Another process is finishing this sign-in; waiting for it";
+  notice(io, values, "waiting", waiting, waiting);
   const { pending } = found;
   while (Date.now() < pending.expiresAt + 5000) {
     const still = (await cache.getPending(found.authority, found.clientId))

@@ -9,7 +9,7 @@
 
 import { encodeQr, qrWidth, renderQr } from "../qr.ts";
 import type { Account, DeviceCode, PollEvent } from "../types.ts";
-import { type CliControl, jsonLine, oneLine } from "./format.ts";
+import { type CliControl, displayWidth, jsonLine, oneLine, truncate, wrap } from "./format.ts";
 
 /** How the sign-in is shown. */
 export interface SignInView {
@@ -41,6 +41,8 @@ export interface TextViewOptions {
   readonly qr: "auto" | "on" | "off";
   /** The terminal's width in columns, when known. */
   readonly columns: number | undefined;
+  /** The terminal's height in rows, when known. */
+  readonly rows?: number | undefined;
   readonly now: () => number;
 }
 
@@ -57,7 +59,11 @@ export function clockTime(totalSeconds: number): string {
  * @param options The view settings.
  * @returns The drawn code.
  */
-export function qrFor(code: DeviceCode, options: TextViewOptions): string | undefined {
+export function qrFor(
+  code: DeviceCode,
+  options: TextViewOptions,
+  otherRows = 0,
+): string | undefined {
   if (options.qr === "off") return undefined;
   // Scanning saves typing only when the address carries the code.
   const address = code.verificationUriComplete ??
@@ -70,8 +76,12 @@ export function qrFor(code: DeviceCode, options: TextViewOptions): string | unde
     return undefined;
   }
   if (options.qr === "auto") {
+    // Only where it fits beside everything else, so that the address and the
+    // code never scroll out of sight.
     if (!options.terminal || options.columns === undefined) return undefined;
     if (qrWidth(qr) > options.columns) return undefined;
+    const qrRows = Math.ceil(qrWidth(qr) / 2);
+    if (options.rows === undefined || qrRows + otherRows > options.rows) return undefined;
   }
   // Dark terminals are the common case: light modules are drawn as blocks.
   return renderQr(qr, { invert: true });
@@ -98,11 +108,11 @@ export function textView(options: TextViewOptions): SignInView {
   const draw = () => {
     const left = clockTime((expiresAt - options.now()) / 1000);
     control("clearLine");
-    write(`Waiting for the sign-in in the browser: ${left} left${note}`);
+    write(countdownLine(left, note, options.columns));
   };
   const line = (text: string) => {
     if (options.terminal) {
-      note = ` (${text})`;
+      note = text;
       draw();
     } else {
       write(`${text}\n`);
@@ -116,20 +126,31 @@ export function textView(options: TextViewOptions): SignInView {
   return {
     deviceCode(code, wait = true) {
       expiresAt = code.expiresAt.getTime();
-      write(
-        `\n${code.message}\n\n  Address: ${code.verificationUri}${
-          hostNote(code.verificationUri)
-        }\n  Code:    `,
-      );
+      // One column spare: a line that fills the width makes some terminals wrap.
+      const message = options.terminal && options.columns
+        ? wrap(code.message, options.columns - 1)
+        : code.message;
+      const promptRows = code.verificationUriComplete ? 3 : 2;
+      // Blank, message, blank, the QR's label and blank, the QR, blank, the prompt, blank, countdown.
+      const otherRows = 1 + message.split("\n").length + 1 + 2 + 1 + promptRows + 1 + 1;
+      const qr = qrFor(code, options, otherRows);
+      write(`\n${message}\n\n`);
+      if (qr) write(`  Or scan this code with a phone:\n\n${qr}\n\n`);
+      // The address and the code come last, nearest the cursor: they stay on screen.
+      write(`  Address: ${code.verificationUri}${hostNote(code.verificationUri)}\n  Code:    `);
       styled("bold", code.userCode);
       write("\n");
       if (code.verificationUriComplete) {
-        write(`  Or open: ${code.verificationUriComplete}  `);
-        styled("dim", "(the code is filled in)");
+        const open = `  Or open: ${code.verificationUriComplete}`;
+        const filled = "  (the code is filled in)";
+        write(open);
+        // The note only where it fits: a wrapped line would push the address up.
+        if (!options.columns || displayWidth(open + filled) < options.columns) {
+          styled("dim", filled);
+        }
         write("\n");
       }
-      const qr = qrFor(code, options);
-      write(qr ? `\n  Or scan this code with a phone:\n\n${qr}\n\n` : "\n");
+      write("\n");
       if (!wait) return;
       if (options.terminal) {
         draw();
@@ -171,6 +192,29 @@ export function textView(options: TextViewOptions): SignInView {
     },
     stop,
   };
+}
+
+/**
+ * The countdown, never wider than the terminal: a redraw that wraps would
+ * stack a new line every second instead of replacing the old one. The note
+ * (a retry, a slow-down) is shortened first, then the words.
+ *
+ * @param left The time left, as m:ss.
+ * @param note What happened last, or "".
+ * @param columns The terminal's width, when known.
+ * @returns The line.
+ */
+export function countdownLine(left: string, note: string, columns: number | undefined): string {
+  const long = `Waiting for the sign-in in the browser: ${left} left`;
+  const full = note ? `${long} (${note})` : long;
+  if (columns === undefined || displayWidth(full) < columns) return full;
+  const short = `Waiting for the sign-in: ${left} left`;
+  for (const base of note ? [long, short] : []) {
+    const room = columns - 1 - displayWidth(base) - 3;
+    if (room >= 12) return `${base} (${truncate(note, room)})`;
+  }
+  if (displayWidth(long) < columns) return long;
+  return truncate(short, columns - 1);
 }
 
 /**
