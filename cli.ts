@@ -134,6 +134,8 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
     }
     return await command.run(values, io, parsed.positionals);
   } catch (error) {
+    // A reader that closed stdout early (| head) wants no more, and no message.
+    if (error instanceof Deno.errors.BrokenPipe) return EXIT.outputClosed;
     return report(error, io, name, values?.["json-events"] === true);
   }
 }

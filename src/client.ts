@@ -960,28 +960,43 @@ export class DeviceFlowClient {
     return buildTokenResult(parsed, source, requestedScopes, this.#clock.now(), profile, previous);
   }
 
-  /** Who signed in, when the token response has no ID token: userinfo, or GitHub's /user. */
+  /**
+   * Who signed in, when the token response has no ID token: GitHub's /user;
+   * else userinfo, and where that refuses (a token without `openid`), the
+   * authority's GitLab user API (`/api/v4/user`), so that such accounts are
+   * named and kept apart rather than all "unknown".
+   */
   async #profile(
     accessToken: string,
     endpoints: Endpoints,
     signal?: AbortSignal,
   ): Promise<ProfileHint | undefined> {
-    let url = endpoints.userinfo;
-    if (this.provider === "github") {
-      const origin = new URL(endpoints.token).origin;
-      url = origin === "https://github.com"
-        ? "https://api.github.com/user"
-        : `${origin}/api/v3/user`;
+    const origin = new URL(endpoints.token).origin;
+    const urls = this.provider === "github"
+      ? [origin === "https://github.com" ? "https://api.github.com/user" : `${origin}/api/v3/user`]
+      : [...(endpoints.userinfo ? [endpoints.userinfo] : []), `${origin}/api/v4/user`];
+    for (const url of urls) {
+      const profile = await this.#profileAt(url, accessToken, signal);
+      if (profile) return profile;
     }
-    if (!url) return undefined;
+    return undefined;
+  }
+
+  async #profileAt(
+    url: string,
+    accessToken: string,
+    signal?: AbortSignal,
+  ): Promise<ProfileHint | undefined> {
     try {
       const result = await getJson(this.#http, url, signal, {
         authorization: `Bearer ${accessToken}`,
       });
       const body = result.body as Record<string, unknown> | undefined;
-      if (result.status !== 200 || !body) return undefined;
+      if (result.status !== 200 || !body || typeof body !== "object") return undefined;
       const subject = body.sub ?? body.id;
-      const username = body.preferred_username ?? body.login ?? body.email ?? body.name ?? subject;
+      // OIDC's preferred_username, GitHub's login, GitLab's username.
+      const username = body.preferred_username ?? body.login ?? body.username ?? body.email ??
+        body.name ?? subject;
       if ((typeof subject !== "string" && typeof subject !== "number") || !username) {
         return undefined;
       }

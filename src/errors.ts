@@ -180,7 +180,8 @@ function describe(details: ServerErrorDetails, advice: string | undefined): stri
   const description = details.errorDescription?.split(/\r?\n/)[0]?.trim();
   let message = `The server returned ${details.error} (HTTP ${details.status})`;
   if (description) message += `: ${description}`;
-  if (advice) message += `. ${advice}`;
+  // The description may end a sentence of its own: one full stop, never two.
+  if (advice) message = `${message.replace(/[.!?。]+$/, "")}. ${advice}`;
   return message;
 }
 

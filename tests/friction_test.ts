@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startFakeServer } from "./support/fake_server.ts";
+import { json, startFakeServer } from "./support/fake_server.ts";
 import { runMain, tempCache } from "./support/cli_harness.ts";
 import { hostileArgs, serveHostile } from "./support/hostile_server.ts";
 import { closest } from "../src/suggest.ts";
@@ -137,6 +137,110 @@ Deno.test("token --json is -o json, as for status and accounts", async () => {
     const both = await runMain(["token", "--cache", cache.path, "--json", "-o", "env"]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--json and --output env exclude each other/);
+  } finally {
+    await server.close();
+    await cache.cleanup();
+  }
+});
+
+Deno.test("fetch | head -1: a reader that closes stdout early ends the command quietly with 141", async () => {
+  const server = await startFakeServer();
+  const cache = await tempCache();
+  try {
+    serveHostile(server);
+    server.route("GET", "/big", { status: 200, body: "line\n".repeat(400_000) });
+    assert.equal((await runMain(["login", ...hostileArgs(server, cache.path)])).code, 0);
+    const cli = new URL("../cli.ts", import.meta.url).pathname;
+    const output = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `"$0" run -A --unstable-kv "$1" fetch --cache "$2" "$3/big" | head -1; echo "status \${PIPESTATUS[0]}" >&2`,
+        Deno.execPath(),
+        cli,
+        cache.path,
+        server.url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    assert.equal(text.decode(output.stdout), "line\n");
+    assert.equal(
+      text.decode(output.stderr),
+      "status 141\n",
+      "quietly, and 141 as a shell reports SIGPIPE",
+    );
+  } finally {
+    await server.close();
+    await cache.cleanup();
+  }
+});
+
+Deno.test("status shows a sign-in started with --no-wait that is still pending, with its expiry", async () => {
+  const server = await startFakeServer();
+  const cache = await tempCache();
+  try {
+    serveHostile(server);
+    const started = await runMain(["login", ...hostileArgs(server, cache.path), "--no-wait"]);
+    const { expiresAt } = JSON.parse(started.stdout);
+    const status = await runMain(["status", "--cache", cache.path]);
+    assert.match(
+      status.stdout,
+      new RegExp(
+        `^Pending sign-in at http://127\\.0\\.0\\.1:\\d+, client hostile-client: code HOST-ILE1 at \\S+, expires ${
+          expiresAt.replace(/\./g, "\\.")
+        } \\(finish with: deviceflow login --resume\\)$`,
+        "m",
+      ),
+    );
+    const json = JSON.parse((await runMain(["status", "--cache", cache.path, "--json"])).stdout);
+    assert.equal(json.pending.length, 1);
+    assert.deepEqual(
+      [json.pending[0].userCode, json.pending[0].expiresAt, json.pending[0].expired],
+      ["HOST-ILE1", expiresAt, false],
+    );
+  } finally {
+    await server.close();
+    await cache.cleanup();
+  }
+});
+
+Deno.test("advice after a description that ends a sentence has one full stop", async () => {
+  const { ServerError } = await import("../src/errors.ts");
+  const error = new ServerError({
+    error: "invalid_client",
+    errorDescription:
+      "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    errorCodes: [7000218],
+    status: 401,
+  });
+  assert.doesNotMatch(error.message, /\.\./);
+  assert.match(
+    error.message,
+    /'client_secret'\. Enable "Allow public client flows"|'client_secret'\. /,
+  );
+});
+
+Deno.test("GitLab without openid: the account is named from /api/v4/user, and two accounts stay apart", async () => {
+  const server = await startFakeServer();
+  const cache = await tempCache();
+  try {
+    serveHostile(server, { userinfo: json(401, { error: "insufficient_scope" }) });
+    for (const [id, name] of [[42, "gitlab-ann"], [43, "gitlab-bob"]] as const) {
+      server.route("GET", "/api/v4/user", json(200, { id, username: name, name: "Someone" }));
+      const login = await runMain(["login", ...hostileArgs(server, cache.path)]);
+      assert.equal(login.code, 0, login.stderr);
+      assert.match(login.stderr, new RegExp(`Signed in as ${name}\\.`));
+    }
+    const accounts = JSON.parse(
+      (await runMain(["accounts", "--cache", cache.path, "--json"])).stdout,
+    );
+    assert.deepEqual(
+      accounts.map((
+        a: { username: string; homeAccountId: string },
+      ) => [a.username, a.homeAccountId]).sort(),
+      [["gitlab-ann", "42"], ["gitlab-bob", "43"]],
+    );
   } finally {
     await server.close();
     await cache.cleanup();

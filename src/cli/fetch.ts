@@ -189,7 +189,8 @@ async function copyBody(response: Response, url: URL, io: GuardedIo): Promise<vo
     await io.stdoutBytes(new Uint8Array());
   } catch (error) {
     if (io.signal?.aborted) throw new CancelledError(undefined, { cause: error });
-    if (error instanceof NetworkError) throw error;
+    // Whoever reads stdout stopped reading: not the network's fault.
+    if (error instanceof NetworkError || error instanceof Deno.errors.BrokenPipe) throw error;
     throw new NetworkError(`The answer of ${url.host} was cut short: ${transportReason(error)}`, {
       cause: error,
     });

@@ -10,8 +10,9 @@ import { defaultCachePath } from "../paths.ts";
 export const EXIT_HELP =
   `Exit codes: 0 success, 1 other error, 2 usage error, 3 not signed in (a sign-in is needed),
 4 sign-in declined or code expired (or --timeout reached), 5 network failure or server
-unavailable, 6 the API answered with an HTTP error status (fetch), 130 interrupted; run exits
-with its command's code (126 cannot execute, 127 not found, 128+N killed by signal N).
+unavailable, 6 the API answered with an HTTP error status (fetch), 130 interrupted, 141 stdout
+was closed before all was written (| head), quietly; run exits with its command's code (126
+cannot execute, 127 not found, 128+N killed by signal N).
 `;
 
 /** The server options, for the help of the commands that take them. */

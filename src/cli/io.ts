@@ -30,6 +30,12 @@ export const EXIT = {
   network: 5,
   httpError: 6,
   interrupted: 130,
+  /**
+   * stdout was closed before everything was written (`fetch URL | head -1`):
+   * the command stops quietly, as `cat` does, with the status a shell gives a
+   * command ended by SIGPIPE (128 + 13).
+   */
+  outputClosed: 141,
 } as const;
 
 /**

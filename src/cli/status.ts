@@ -38,6 +38,15 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
         })),
       })),
       skipped: state.skipped,
+      // Sign-ins started with login --no-wait that wait for the person.
+      pending: (await cache.listPending()).map(({ authority, clientId, pending }) => ({
+        authority,
+        clientId,
+        userCode: pending.userCode,
+        verificationUri: pending.verificationUri,
+        expiresAt: new Date(pending.expiresAt).toISOString(),
+        expired: pending.expiresAt <= now,
+      })),
     };
     if (values.json) {
       await io.stdout(jsonLine(json));
@@ -69,6 +78,15 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
             }`,
           );
         }
+      }
+      for (const p of json.pending) {
+        lines.push(
+          `Pending sign-in at ${oneLine(p.authority)}, client ${
+            oneLine(p.clientId)
+          }: code ${p.userCode} at ${p.verificationUri}, ${
+            p.expired ? "expired" : "expires"
+          } ${p.expiresAt}${p.expired ? "" : " (finish with: deviceflow login --resume)"}`,
+        );
       }
       for (const s of state.skipped) lines.push(`Skipped ${oneLine(s.key)}: ${s.reason}`);
       await io.stdout(lines.join("\n") + "\n");
