@@ -413,3 +413,73 @@ function visibleText(html: string): string {
       .replace(/<[^>]*>/g, " "),
   ).replace(/\s+/g, " ").trim();
 }
+
+const USAGE =
+  `Usage: deno task approve [--authority URL | --address URL] [--login NAME] [--deny] CODE
+
+Approves (or, with --deny, declines) a pending device code at the dev server, as the
+person in the browser would, so that every path can be tried without a browser:
+
+  deno task dev-server                      # prints its address
+  deno task deviceflow login --authority http://127.0.0.1:PORT --client-id deviceflow-dev
+  deno task approve --authority http://127.0.0.1:PORT ABCD-EFGH      # in another terminal
+
+  --authority URL   The dev server (its verification page is URL/device); default
+                    DEVICEFLOW_AUTHORITY
+  --address URL     The verification address itself, for another server
+  --login NAME      Who signs in (default alice)
+  --deny            Decline instead of approving
+`;
+
+/**
+ * `deno task approve`: approves or declines a code from the command line.
+ *
+ * @param args The command line.
+ * @returns The exit code: 0 done, 1 the pages did not lead there, 2 usage.
+ */
+export async function main(args: string[]): Promise<number> {
+  const { parseArgs } = await import("node:util");
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        authority: { type: "string" },
+        address: { type: "string" },
+        login: { type: "string" },
+        deny: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`approve: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const authority = values.authority ?? Deno.env.get("DEVICEFLOW_AUTHORITY");
+  const address = values.address ??
+    (authority ? `${authority.replace(/\/+$/, "")}/device` : undefined);
+  if (positionals.length !== 1 || !address) {
+    console.error(`approve: give the code, and --authority or --address\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await approveDeviceCode(address, positionals[0]!, {
+      ...(values.login ? { login: values.login } : {}),
+      ...(values.deny ? { deny: true } : {}),
+    });
+  } catch (error) {
+    console.error(`approve: ${(error as Error).message}`);
+    return 1;
+  }
+  console.error(values.deny ? `Declined ${positionals[0]}` : `Approved ${positionals[0]}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -43,6 +43,8 @@ export interface DevServerOptions {
    * - a number N: the first N polls of every device code, whatever their timing.
    */
   slowDown?: "never" | "enforce" | number;
+  /** Answer every device code poll with `access_denied`: the person declined. */
+  deny?: boolean;
   /**
    * Also accept the Microsoft Entra spellings MSAL uses: `POST {issuer}/devicecode`
    * for the device authorization endpoint and `grant_type=device_code`.
@@ -569,6 +571,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       const deviceCode = isPoll ? form?.get("device_code") ?? undefined : undefined;
       if (deviceCode !== undefined) {
         record.deviceCode = deviceCode;
+        if (options.deny) {
+          ctx.status = 400;
+          ctx.set("Cache-Control", "no-store");
+          ctx.body = {
+            error: "access_denied",
+            error_description: "the person declined the sign-in",
+          };
+          return;
+        }
         if (shouldSlowDown(pollStates.get(deviceCode), slowDown, record.time)) {
           ctx.status = 400;
           ctx.set("Cache-Control", "no-store");
@@ -960,6 +971,9 @@ Options:
   --port N                Port on 127.0.0.1 (default: a free port)
   --client-id ID          Public client ID (default: deviceflow-dev)
   --interval N            Polling interval in seconds to announce (default: none)
+  --slow-down [N]         Answer slow_down to polls sooner than the interval (Keycloak's
+                          rule), or with N, to the first N polls of every code
+  --deny                  Answer every poll with access_denied (the person declined)
   --device-code-ttl N     Device code lifetime in seconds (default: 600)
   --access-token-ttl N    Access token lifetime in seconds (default: 3600)
   -h, --help              Show this help
@@ -987,6 +1001,8 @@ export async function main(args: string[]): Promise<number> {
         port: { type: "string" },
         "client-id": { type: "string" },
         interval: { type: "string" },
+        "slow-down": { type: "string" },
+        deny: { type: "boolean" },
         "device-code-ttl": { type: "string" },
         "access-token-ttl": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -1004,6 +1020,12 @@ export async function main(args: string[]): Promise<number> {
     if (port !== undefined) options.port = port;
     if (values["client-id"] !== undefined) options.clientId = values["client-id"];
     if (interval !== undefined) options.interval = interval;
+    if (values["slow-down"] !== undefined) {
+      options.slowDown = values["slow-down"] === "enforce"
+        ? "enforce"
+        : parseCount("slow-down", values["slow-down"])!;
+    }
+    if (values.deny) options.deny = true;
     if (deviceCodeTtl !== undefined) options.deviceCodeTtl = deviceCodeTtl;
     if (accessTokenTtl !== undefined) options.accessTokenTtl = accessTokenTtl;
   } catch (error) {
@@ -1027,7 +1049,8 @@ export async function main(args: string[]): Promise<number> {
     `deviceflow dev server listening on ${server.issuer} (client ID: ${server.clientId})`,
   );
   console.error(
-    `Try: deno task deviceflow login --authority ${server.issuer} --client-id ${server.clientId}`,
+    `Try: deno task deviceflow login --authority ${server.issuer} --client-id ${server.clientId}\n` +
+      `and approve (or --deny) its code from another terminal: deno task approve --authority ${server.issuer} CODE`,
   );
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);

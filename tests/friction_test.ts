@@ -246,3 +246,96 @@ Deno.test("GitLab without openid: the account is named from /api/v4/user, and tw
     await cache.cleanup();
   }
 });
+
+/** Starts `deno task dev-server` with flags; resolves with its issuer and a stop function. */
+async function devServerProcess(flags: string[]) {
+  const script = new URL("../scripts/dev_server.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...flags],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/listening on (\S+)/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the dev server did not start");
+    seen += value;
+  }
+  return {
+    issuer: seen.match(/listening on (\S+)/)![1]!,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel().catch(() => {});
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "the dev server's --deny declines every sign-in, and deno task approve approves one from another process",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const cache = await tempCache();
+    const denying = await devServerProcess(["--deny", "--interval", "1"]);
+    try {
+      const args = [
+        "--authority",
+        denying.issuer,
+        "--client-id",
+        "deviceflow-dev",
+        "--cache",
+        cache.path,
+      ];
+      const declined = await runMain(["login", ...args]);
+      assert.equal(declined.code, 4, declined.stderr);
+      assert.match(declined.stderr, /declined/i);
+    } finally {
+      await denying.stop();
+    }
+    const server = await devServerProcess(["--interval", "1", "--slow-down", "1"]);
+    try {
+      const args = [
+        "--authority",
+        server.issuer,
+        "--client-id",
+        "deviceflow-dev",
+        "--cache",
+        cache.path,
+      ];
+      const started = await runMain(["login", ...args, "--no-wait"]);
+      const { userCode } = JSON.parse(started.stdout);
+      const approve = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../scripts/approve.ts", import.meta.url).pathname,
+          "--authority",
+          server.issuer,
+          "--login",
+          "carol",
+          userCode,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(approve.code, 0, new TextDecoder().decode(approve.stderr));
+      // --slow-down 1 answers the first poll of the code slow_down: not yet.
+      const slowed = await runMain(["token", "--cache", cache.path]);
+      assert.equal(slowed.code, 3, slowed.stderr);
+      assert.match(slowed.stderr, /is not approved yet/);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const token = await runMain(["token", "--cache", cache.path]);
+      assert.equal(token.code, 0, token.stderr);
+      const accounts = JSON.parse(
+        (await runMain(["accounts", "--cache", cache.path, "--json"])).stdout,
+      );
+      assert.equal(accounts[0].username, "carol");
+    } finally {
+      await server.stop();
+      await cache.cleanup();
+    }
+  },
+});
