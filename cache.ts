@@ -35,7 +35,7 @@ import {
   type StoreEntry,
   type StoreKey,
 } from "./src/kv_store.ts";
-import { defaultCachePath } from "./src/paths.ts";
+import { defaultCachePath, dirOf } from "./src/paths.ts";
 import { cacheProblem, firstLine, isLocked } from "./src/cache_errors.ts";
 import { isVisibleAscii } from "./src/untrusted.ts";
 import { isSecureUrl, unsafeAddressReason } from "./src/url_policy.ts";
@@ -1482,12 +1482,6 @@ function secretContext(key: StoreKey, field: string): string {
 function expiryOf(key: StoreKey, value: Record<string, unknown>): { expireIn?: number } {
   if (key[NS.length] !== "pending_device_code" || !isTime(value.expiresAt)) return {};
   return { expireIn: Math.max(1000, value.expiresAt - Date.now()) + 3_600_000 };
-}
-
-/** The directory of a file path; `.` for a bare file name. */
-function dirOf(path: string): string {
-  const end = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return end < 0 ? "." : end === 0 ? path.slice(0, 1) : path.slice(0, end);
 }
 
 /**

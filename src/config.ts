@@ -58,6 +58,8 @@ export interface Config {
   readonly broken: Readonly<Record<string, string>>;
   /** What the user should fix, such as a secret in a file others can read. */
   readonly warnings: readonly string[];
+  /** Deno may not read its directory: it was not read (and nothing prompted). */
+  readonly unreadable?: boolean;
 }
 
 /** A config file that cannot be read or is not valid: the message names the file and the key. */

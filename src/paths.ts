@@ -117,3 +117,14 @@ export function defaultCachePath(): string {
   const sep = Deno.build.os === "windows" ? "\\" : "/";
   return `${dir}${sep}deviceflow${sep}cache.db`;
 }
+
+/**
+ * The directory of a file path; `.` for a bare file name.
+ *
+ * @param path A file path (POSIX or Windows separators).
+ * @returns Its directory.
+ */
+export function dirOf(path: string): string {
+  const end = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return end < 0 ? "." : end === 0 ? path.slice(0, 1) : path.slice(0, end);
+}

@@ -85,8 +85,8 @@ Deno.test("without --allow-net, login names the host to allow in one line and ex
     assert.equal(result.stdout, "");
     assert.equal(
       result.stderr,
-      'deviceflow: missing permission: net access to "login.microsoftonline.com:443"; ' +
-        "run deno with --allow-net=login.microsoftonline.com:443 (or --allow-net)\n",
+      'deviceflow: missing permission: net access to "login.microsoftonline.com"; ' +
+        "run deno with --allow-net=login.microsoftonline.com (or --allow-net)\n",
     );
     const json = await run(home, flags, [...args, "--json-events"]);
     assert.equal(json.code, 1);
@@ -211,4 +211,55 @@ Deno.test("a missing permission is found through the errors that wrap it, and a 
     missingPermission(new Deno.errors.PermissionDenied("Permission denied (os error 13)")),
     undefined,
   );
+});
+
+/** Runs the CLI in a pseudo-terminal (script), where Deno would prompt for a missing permission. */
+async function inTerminal(
+  home: string,
+  flags: string[],
+  args: string[],
+): Promise<{ code: number; output: string }> {
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), "run", ...flags, cli, ...args].map(quote).join(" ");
+  const output = await new Deno.Command("timeout", {
+    // A prompt waits for an answer that never comes: the timeout turns it into a failure.
+    args: ["20", "script", "-qec", command, "/dev/null"],
+    env: { HOME: home, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    output: new TextDecoder().decode(output.stdout).replaceAll("\r", ""),
+  };
+}
+
+Deno.test("on a terminal, deviceflow never triggers Deno's permission prompt: one line names every flag to add", async () => {
+  await withHome(async (home) => {
+    const args = ["token", "--tenant", "contoso.onmicrosoft.com", "--client-id", "app"];
+    const bare = await inTerminal(home, ["--unstable-kv", "--allow-env"], args);
+    assert.doesNotMatch(bare.output, /Allow\?|Deno requests/);
+    assert.equal(
+      bare.output,
+      `deviceflow: missing permissions: read access to "${home}/.config/deviceflow", read access to "${home}/.cache/deviceflow", write access to "${home}/.cache/deviceflow", net access to "login.microsoftonline.com"; run deno with --allow-read=${home}/.config/deviceflow,${home}/.cache/deviceflow --allow-write=${home}/.cache/deviceflow --allow-net=login.microsoftonline.com\n`,
+    );
+    assert.equal(bare.code, 1);
+    // The README's least-privilege flags: no prompt and no permission error.
+    const readme = await inTerminal(home, [
+      "--unstable-kv",
+      "--allow-net=login.microsoftonline.com",
+      "--allow-env=DEVICEFLOW_*,HOME,XDG_CACHE_HOME,XDG_CONFIG_HOME,NO_COLOR",
+      `--allow-read=${home}/.cache/deviceflow,${home}/.config/deviceflow`,
+      `--allow-write=${home}/.cache/deviceflow`,
+      "--allow-sys=uid",
+    ], [...args, "--no-interactive"]);
+    assert.doesNotMatch(readme.output, /Allow\?|Deno requests|missing permission/);
+    assert.equal(readme.code, 3, readme.output);
+    assert.match(
+      readme.output,
+      /^deviceflow: Not signed in to https:\/\/login\.microsoftonline\.com\/contoso\.onmicrosoft\.com/,
+    );
+  });
 });

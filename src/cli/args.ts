@@ -8,8 +8,9 @@
 import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
 import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
 import { didYouMean } from "../suggest.ts";
+import { MissingPermissionsError, requirePermissions } from "./permissions.ts";
 import { isLoopback } from "../url_policy.ts";
-import { defaultCachePath, defaultConfigPath } from "../paths.ts";
+import { defaultCachePath, defaultConfigPath, dirOf } from "../paths.ts";
 import type { Provider } from "../types.ts";
 
 /** A mistake on the command line: exit code 2. */
@@ -199,7 +200,11 @@ export function loadConfig(values: Values, env: Env): Config | undefined {
   // file: one command reads it once.
   if (loaded.has(values)) return loaded.get(values);
   const where = configPath(values, env);
-  const config = where && readConfig(where.path, { required: where.explicit });
+  // Asked first, so that Deno never prompts: a directory it may not read is
+  // reported with the command's other missing permissions.
+  const config = where && !mayRead(where.path)
+    ? { path: where.path, found: false, profiles: {}, broken: {}, warnings: [], unreadable: true }
+    : where && readConfig(where.path, { required: where.explicit });
   loaded.set(values, config);
   return config;
 }
@@ -248,6 +253,9 @@ export function selectProfile(
   }
   const broken = brokenProblem(wanted);
   if (broken) throw broken;
+  if (config?.unreadable) {
+    throw new MissingPermissionsError([{ name: "read", target: dirOf(config.path) }]);
+  }
   if (!Object.hasOwn(profiles, wanted)) {
     const via = name !== undefined
       ? ""
@@ -551,4 +559,13 @@ export function seconds(value: unknown, name: string, allowZero = false): number
     );
   }
   return number;
+}
+
+function mayRead(path: string): boolean {
+  try {
+    requirePermissions([{ name: "read", target: dirOf(path) }]);
+    return true;
+  } catch {
+    return false;
+  }
 }

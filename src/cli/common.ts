@@ -26,6 +26,7 @@ import type { Account, Provider, TokenResult } from "../types.ts";
 import {
   cacheLocation,
   explainSettings,
+  loadConfig,
   seconds,
   selectProfile,
   type ServerSettings,
@@ -33,10 +34,18 @@ import {
   type Values,
 } from "./args.ts";
 import { ConfigError } from "../config.ts";
+import { dirOf } from "../paths.ts";
 import { type CliIo, EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import type { SignInView } from "./prompt.ts";
-import { explainPermission, missingPermission, unreadableVariables } from "./permissions.ts";
+import {
+  explainPermission,
+  missingPermission,
+  MissingPermissionsError,
+  type Need,
+  requirePermissions,
+  unreadableVariables,
+} from "./permissions.ts";
 
 /** A command of the CLI. */
 export interface Command {
@@ -59,8 +68,9 @@ export async function withCache(
   values: Values,
   io: GuardedIo,
   run: (cache: TokenCache) => Promise<number>,
+  options: { net?: boolean } = {},
 ): Promise<number> {
-  const cache = await openCache(values, io);
+  const cache = await openCache(values, io, options);
   try {
     return await run(cache);
   } finally {
@@ -89,7 +99,72 @@ export function notice(
   io.stderr(values["json-events"] ? jsonLine({ event, message }) : `${text}\n`);
 }
 
-export async function openCache(values: Values, io: GuardedIo): Promise<TokenCache> {
+/** The hosts a server's settings send requests to, where they say. */
+function hostsOf(settings: ServerSettings): string[] {
+  if (settings.provider === "github" && !settings.authority) {
+    return ["github.com", "api.github.com"];
+  }
+  if (settings.provider === "google" && !settings.authority) {
+    return ["accounts.google.com", "oauth2.googleapis.com", "openidconnect.googleapis.com"];
+  }
+  const urls = [settings.authority, settings.deviceEndpoint, settings.tokenEndpoint];
+  return [...new Set(urls.flatMap((url) => url ? [new URL(url).host] : []))];
+}
+
+/**
+ * Checks, before anything is touched and without Deno ever prompting, that
+ * the command may read its config directory, read and write its cache
+ * directory, and (when `net`) reach its server: everything missing is one
+ * line that names every flag to add.
+ */
+function preflight(values: Values, io: GuardedIo, net: boolean): void {
+  const needs: Need[] = [];
+  const config = loadConfig(values, io.env);
+  if (config?.unreadable) needs.push({ name: "read", target: dirOf(config.path) });
+  // An unreadable config names no profile: the flags and the environment still say a lot.
+  const selected = config?.unreadable
+    ? { config, name: undefined, profile: {} }
+    : selectProfile(values, io.env);
+  const location = cacheLocation(values, io.env, selected).location;
+  if (location && location !== ":memory:" && !/^https?:/i.test(location)) {
+    const dir = dirOf(location);
+    requireOrCollect([{ name: "read", target: dir }, { name: "write", target: dir }], needs);
+  }
+  if (net) {
+    const hosts = hostsOf(explainSettings(values, io.env, selected).settings);
+    requireOrCollect(hosts.map((host) => ({ name: "net", target: host })), needs);
+  }
+  if (needs.length) throw new MissingPermissionsError(needs);
+}
+
+function requireOrCollect(wanted: Need[], into: Need[]): void {
+  try {
+    requirePermissions(wanted);
+  } catch (error) {
+    if (!(error instanceof MissingPermissionsError)) throw error;
+    into.push(...error.needs);
+  }
+}
+
+/**
+ * A fetch that asks Deno before it reaches a host, so that it never prompts:
+ * a host it may not reach is the one-line missing-permission error.
+ */
+export function permittedFetch(base: typeof fetch): typeof fetch {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    requirePermissions([{ name: "net", target: url.host }]);
+    return base(input, init);
+  };
+}
+
+export async function openCache(
+  values: Values,
+  io: GuardedIo,
+  options: { net?: boolean } = {},
+): Promise<TokenCache> {
+  // Only for this process's own Deno: a test's I/O has no permissions to ask about.
+  if (!io.fetch) preflight(values, io, options.net === true);
   const selected = selectProfile(values, io.env);
   for (const warning of selected.config?.warnings ?? []) notice(io, values, "warning", warning);
   const { location } = cacheLocation(values, io.env, selected);
@@ -173,7 +248,7 @@ export function makeClient(
     defaultScopes: settings.defaultScopes,
     fetch: values.verbose
       ? verboseFetch(io, values)
-      : (io.fetch ?? ((input, init) => fetch(input, init))),
+      : (io.fetch ?? permittedFetch((input, init) => fetch(input, init))),
     ...requestTimeouts(values, io.env),
     ...leaseTtl(io.env),
   };
@@ -444,7 +519,8 @@ export function summary(result: TokenResult) {
 }
 
 export function verboseFetch(io: GuardedIo, values: Values = {}): typeof fetch {
-  const base = io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const base = io.fetch ??
+    permittedFetch((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const json = values["json-events"] === true;
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
@@ -488,7 +564,7 @@ export function report(error: unknown, io: GuardedIo, command: string, json = fa
   const message = oneLine(redact(describe(error)).split(/\r?\n/)[0]!);
   if (json) {
     // --json-events: errors are events too, so that stderr stays one JSON object per line.
-    const kind = missingPermission(error)
+    const kind = missingPermission(error) || error instanceof MissingPermissionsError
       ? "permission"
       : error instanceof DeviceFlowError
       ? error.code
@@ -505,6 +581,7 @@ export function report(error: unknown, io: GuardedIo, command: string, json = fa
 
 function describe(error: unknown): string {
   // A missing Deno permission is said as such, with the flag, wherever it surfaced.
+  if (error instanceof MissingPermissionsError) return error.message;
   const permission = missingPermission(error);
   if (permission) return explainPermission(permission);
   const message = describeError(error);

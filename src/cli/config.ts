@@ -6,7 +6,7 @@
  */
 
 import { type Config, ConfigError } from "../config.ts";
-import { defaultConfigPath } from "../paths.ts";
+import { defaultConfigPath, dirOf } from "../paths.ts";
 import {
   cacheLocation,
   COMMON,
@@ -24,6 +24,7 @@ import type { Command } from "./common.ts";
 import { COMMON_HELP, SERVER_HELP } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, oneLine, table } from "./format.ts";
+import { MissingPermissionsError } from "./permissions.ts";
 
 const MASK = "********";
 
@@ -89,6 +90,9 @@ function readOrProblem(
 ): { config: Config | undefined; problem?: ConfigError } {
   try {
     const config = loadConfig(values, io.env);
+    if (config?.unreadable) {
+      throw new MissingPermissionsError([{ name: "read", target: dirOf(config.path) }]);
+    }
     warn(config, io);
     return { config };
   } catch (error) {

@@ -107,7 +107,11 @@ export function processIo(): CliIo {
     stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
     stderr: (text) => writeAll(Deno.stderr, text),
     env: (name) => {
+      // Asked before read: a variable Deno may not read is unset, and Deno never prompts.
       try {
+        if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+          return undefined;
+        }
         return Deno.env.get(name);
       } catch {
         return undefined;

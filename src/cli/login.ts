@@ -7,8 +7,7 @@
 
 import type { PendingDeviceCode, TokenCache } from "../../cache.ts";
 import type { DeviceFlowClient } from "../client.ts";
-import { DeviceFlowError, ExpiredTokenError, InteractionRequiredError } from "../errors.ts";
-import type { DeviceCode, TokenResult } from "../types.ts";
+import { ExpiredTokenError, InteractionRequiredError } from "../errors.ts";
 import {
   COMMON,
   seconds,
@@ -68,7 +67,7 @@ async function login(values: Values, io: GuardedIo): Promise<number> {
     const result = await signIn(client, settings.scopes, io, values, timeout);
     await io.stdout(jsonLine(summary(result)));
     return EXIT.ok;
-  });
+  }, { net: true });
 }
 
 /** `--no-wait`: starts the flow, keeps it in the cache, and returns at once. */

@@ -63,7 +63,7 @@ async function logout(values: Values, io: GuardedIo): Promise<number> {
       }
     }
     return EXIT.ok;
-  });
+  }, { net: true });
 }
 
 const STAYS_VALID = "so it stays valid at the server until it expires";

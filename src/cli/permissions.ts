@@ -117,3 +117,64 @@ export const ENV_VARIABLES: readonly string[] = [
   // A KV Connect cache URL: Deno.openKv reads it.
   "DENO_KV_ACCESS_TOKEN",
 ];
+
+/** One permission a command needs: what Deno calls it, and for what. */
+export interface Need {
+  readonly name: "read" | "write" | "net";
+  readonly target: string;
+}
+
+/**
+ * Whether Deno grants a permission now, asked without prompting: a command
+ * queries before it acts, so that Deno never stops to ask on a terminal.
+ */
+function granted(need: Need): boolean {
+  try {
+    const descriptor: Deno.PermissionDescriptor = need.name === "net"
+      ? { name: "net", host: need.target }
+      : { name: need.name, path: need.target };
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Everything a command is missing, in one error: one line names every flag to
+ * add (directories, not single files), so that one rerun is enough.
+ */
+export class MissingPermissionsError extends Error {
+  /** The permissions missing. */
+  readonly needs: readonly Need[];
+  /** @param needs The permissions missing. */
+  constructor(needs: readonly Need[]) {
+    super(
+      needs.length === 1 ? explainPermission(needs[0]!) : MissingPermissionsError.#several(needs),
+    );
+    this.name = "MissingPermissionsError";
+    this.needs = needs;
+  }
+
+  static #several(needs: readonly Need[]): string {
+    const what = needs.map((n) => `${n.name} access to "${n.target}"`).join(", ");
+    const flags = (["read", "write", "net"] as const)
+      .map((name) => [name, needs.filter((n) => n.name === name).map((n) => n.target)] as const)
+      .filter(([, targets]) => targets.length)
+      .map(([name, targets]) => `--allow-${name}=${[...new Set(targets)].join(",")}`)
+      .join(" ");
+    return Deno.build.standalone
+      ? `missing permissions: ${what}; this binary was compiled without them (compile with ${flags})`
+      : `missing permissions: ${what}; run deno with ${flags}`;
+  }
+}
+
+/**
+ * Checks, without prompting, that Deno grants what a command needs.
+ *
+ * @param needs The permissions.
+ * @throws {MissingPermissionsError} Naming all that are missing.
+ */
+export function requirePermissions(needs: readonly Need[]): void {
+  const missing = needs.filter((need) => !granted(need));
+  if (missing.length) throw new MissingPermissionsError(missing);
+}

@@ -111,7 +111,7 @@ export async function withTokens(
         return await signIn(client, settings.scopes, io, values, timeout, request.claims);
       }
     }, client);
-  });
+  }, { net: true });
 }
 
 /**
