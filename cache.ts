@@ -619,6 +619,9 @@ async function openReadOnly(path: string): Promise<Deno.Kv | undefined> {
   }
 }
 
+/** How far apart two processes' readings of the clock may be when they compare a lease. */
+const LEASE_CLOCK_SLACK_MS = 5000;
+
 /** After this long waiting for a locked file, {@linkcode TokenCacheOptions.onLockWait} is called. */
 const LOCK_NOTICE_MS = 2000;
 /** The default of {@linkcode TokenCacheOptions.lockTimeout}. */
@@ -1313,9 +1316,11 @@ export class TokenCache {
     );
     // A lease that ends further ahead than a lease can last (a killed holder
     // with a huge TTL, a fast clock on another machine sharing the cache) is
-    // stale: it would block every refresh until then.
+    // stale: it would block every refresh until then. The slack covers
+    // processes whose clocks were read a moment apart.
     if (
-      value && value.holder !== holder && value.expiresAt > now && value.expiresAt - now <= ttlMs
+      value && value.holder !== holder && value.expiresAt > now &&
+      value.expiresAt - now <= ttlMs + LEASE_CLOCK_SLACK_MS
     ) return false;
     const atomic = this.#store.atomic().check(entry).set(
       leaseKey(name),

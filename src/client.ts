@@ -972,9 +972,13 @@ export class DeviceFlowClient {
     signal?: AbortSignal,
   ): Promise<ProfileHint | undefined> {
     const origin = new URL(endpoints.token).origin;
+    // GitLab's user API only behind a userinfo endpoint (GitLab's discovery
+    // has one) that refused: no other server is sent the token there.
     const urls = this.provider === "github"
       ? [origin === "https://github.com" ? "https://api.github.com/user" : `${origin}/api/v3/user`]
-      : [...(endpoints.userinfo ? [endpoints.userinfo] : []), `${origin}/api/v4/user`];
+      : endpoints.userinfo
+      ? [endpoints.userinfo, `${origin}/api/v4/user`]
+      : [];
     for (const url of urls) {
       const profile = await this.#profileAt(url, accessToken, signal);
       if (profile) return profile;

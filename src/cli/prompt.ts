@@ -81,7 +81,7 @@ export function qrFor(
     if (!options.terminal || options.columns === undefined) return undefined;
     if (qrWidth(qr) > options.columns) return undefined;
     const qrRows = Math.ceil(qrWidth(qr) / 2);
-    if (options.rows === undefined || qrRows + otherRows > options.rows) return undefined;
+    if (options.rows !== undefined && qrRows + otherRows > options.rows) return undefined;
   }
   // Dark terminals are the common case: light modules are drawn as blocks.
   return renderQr(qr, { invert: true });
