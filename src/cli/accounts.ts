@@ -4,21 +4,27 @@
  * @module
  */
 
-import { COMMON, SERVER, type Values } from "./args.ts";
+import { CACHE_OPTIONS, SERVER, type Values } from "./args.ts";
 import { accountFilter, accountJson, type Command, withCache } from "./common.ts";
-import { COMMON_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, table } from "./format.ts";
 
-const HELP = `Usage: deviceflow accounts [--json] [--authority URL] [--client-id ID]
+const OPTIONS = {
+  ...CACHE_OPTIONS,
+  authority: SERVER.authority!,
+  "client-id": SERVER["client-id"]!,
+  json: { type: "boolean" },
+} as const;
 
-Lists the cached accounts: username, home account ID, authority and client ID. A *
-marks the active account of each authority and client: the one 'token' uses when
-several are cached and --account names none ('deviceflow switch' changes it).
-
-  --json                   Print a JSON array
-
-${COMMON_HELP}`;
+const HELP = commandHelp({
+  usage: "deviceflow accounts [--json] [--authority URL] [--client-id ID]",
+  about: `Lists the cached accounts: username, home account ID, authority and client ID. A * marks
+the active account of each authority and client: the one 'token' uses when several are cached
+and --account names none ('deviceflow switch' changes it).`,
+  options: OPTIONS,
+  examples: ["deviceflow accounts", "deviceflow accounts --json"],
+});
 
 async function accounts(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -49,12 +55,7 @@ async function accounts(values: Values, io: GuardedIo): Promise<number> {
 /** `deviceflow accounts`. */
 export const command: Command = {
   summary: "List the cached accounts",
-  options: {
-    ...COMMON,
-    authority: SERVER.authority!,
-    "client-id": SERVER["client-id"]!,
-    json: { type: "boolean" },
-  },
+  options: OPTIONS,
   help: HELP,
   run: accounts,
 };

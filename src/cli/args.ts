@@ -37,16 +37,20 @@ export const SERVER: Options = {
   scope: { type: "string", multiple: true },
   "no-default-scopes": { type: "boolean" },
 };
-/** The options every command has. */
-export const COMMON: Options = {
+/** The options of every command that reads the cache. */
+export const CACHE_OPTIONS: Options = {
   cache: { type: "string" },
   config: { type: "string" },
   profile: { type: "string" },
+  verbose: { type: "boolean", short: "v" },
+  help: { type: "boolean", short: "h" },
+};
+/** The options of commands that talk to a server and may write new tokens. */
+export const COMMON: Options = {
+  ...CACHE_OPTIONS,
   encrypt: { type: "boolean" },
   "connect-timeout": { type: "string" },
   "request-timeout": { type: "string" },
-  verbose: { type: "boolean", short: "v" },
-  help: { type: "boolean", short: "h" },
 };
 /** The options of commands that may sign in. */
 export const SIGN_IN: Options = {

@@ -10,41 +10,11 @@ import { redact } from "../redact.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../http.ts";
 import { CancelledError, NetworkError } from "../errors.ts";
 import { UsageError, type Values } from "./args.ts";
-import { type Command, requestTimeouts, verboseFetch } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { type Command, permittedFetch, requestTimeouts, verboseFetch } from "./common.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
-
-const HELP = `Usage: deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
-       --data-file PATH] [-i] [token options]
-
-Calls a web API with a valid access token, as curl does: the response body goes to
-stdout as it is (binary safe). The URL must use https (http only on loopback addresses).
-
-  -X, --request METHOD     The method (default GET, or POST with a body)
-  -H, --header 'N: V'      A request header; repeatable
-  -d, --data DATA          The body, sent as it is; "-d @-" reads it from stdin (as text),
-                           "-d @PATH" from a file. Content-Type defaults to
-                           application/x-www-form-urlencoded unless -H sets it
-  --data-file PATH         The body, the bytes of a file (binary safe; /dev/stdin works)
-  -i, --include            Print the status line and the response headers first
-
-When the API answers 401 with error="invalid_token", the token is refreshed and the
-request sent once more; on a claims challenge (401 with error="insufficient_claims" and
-claims=), a token with those claims is acquired (silently where possible, else by a sign-in
-unless --no-interactive) and the request sent once more. Redirects are followed only
-within the URL's origin; a redirect to another origin is not followed, so the token is
-never sent there (the 3xx is the answer).
-
-Exit status: 0 for a 2xx answer, 6 for any other (the body is still printed, and one line
-on stderr names the status); otherwise as for 'deviceflow --help'.
-
-Token options are those of 'deviceflow token' (--scope, --account, --min-ttl,
---force-refresh, --no-interactive, --timeout, ...).
-
-${SERVER_HELP}
-${COMMON_HELP}`;
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -64,9 +34,8 @@ async function fetchCommand(values: Values, io: GuardedIo, positionals: string[]
       });
     const limits = requestTimeouts(values, io.env);
     const fetchImpl = withTimeouts(
-      values.verbose
-        ? verboseFetch(io, values)
-        : (io.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))),
+      values.verbose ? verboseFetch(io, values) : (io.fetch ??
+        permittedFetch((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))),
       {
         connectTimeout: limits.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
         // An API may stream a large download: only --request-timeout limits the whole answer.
@@ -231,17 +200,41 @@ function transportError(error: unknown, url: URL, io: GuardedIo): unknown {
   return error;
 }
 
+const OPTIONS = {
+  ...TOKEN_OPTIONS,
+  request: { type: "string", short: "X" },
+  header: { type: "string", short: "H", multiple: true },
+  data: { type: "string", short: "d", multiple: true },
+  "data-file": { type: "string" },
+  include: { type: "boolean", short: "i" },
+} as const;
+
+const HELP = commandHelp({
+  usage: `deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
+       --data-file PATH] [-i] [token options]`,
+  about:
+    `Calls a web API with a valid access token, as curl does: the response body goes to stdout as
+it is (binary safe). The URL must use https (http only on loopback addresses). With -d, the
+Content-Type defaults to application/x-www-form-urlencoded unless -H sets it.`,
+  options: OPTIONS,
+  notes: `When the API answers 401 with error="invalid_token", the token is refreshed and the
+request sent once more; on a claims challenge (401 with error="insufficient_claims" and
+claims=), a token with those claims is acquired and the request sent once more. Redirects are
+followed only within the URL's origin, so the token is never sent elsewhere (the 3xx is the
+answer). Exit status: 0 for a 2xx answer, 6 for any other (the body is still printed, and one
+line on stderr names the status), 141 when stdout is closed early (| head); otherwise as for
+'deviceflow --help'.`,
+  examples: [
+    "deviceflow fetch https://graph.microsoft.com/v1.0/me --scope User.Read",
+    "deviceflow fetch -X POST -H 'Content-Type: application/json' -d @body.json https://api.example.com/items",
+    "deviceflow fetch -i https://api.github.com/user --profile gh | head -1",
+  ],
+});
+
 /** `deviceflow fetch`. */
 export const command: Command = {
   summary: "Call a web API with the access token, curl-like (exit 6 on an HTTP error)",
-  options: {
-    ...TOKEN_OPTIONS,
-    request: { type: "string", short: "X" },
-    header: { type: "string", short: "H", multiple: true },
-    data: { type: "string", short: "d", multiple: true },
-    "data-file": { type: "string" },
-    include: { type: "boolean", short: "i" },
-  },
+  options: OPTIONS,
   help: HELP,
   positionals: true,
   run: fetchCommand,

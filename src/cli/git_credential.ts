@@ -10,34 +10,10 @@ import { isGitHost } from "../config.ts";
 import { isLoopback } from "../url_policy.ts";
 import { selectProfile, UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import type { GuardedIo } from "./format.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
-
-const HELP = `Usage: deviceflow git-credential [--git-host HOST]... [token options] get|store|erase
-
-A git credential helper. For "get" it reads git's request from stdin and, when the request
-is for a host it serves, answers with username=<the account> and password=<a valid access
-token> (and password_expiry_utc); "store" and "erase" are accepted and change nothing (the
-cache keeps the tokens).
-
-It answers only for protocol=https (http only on loopback addresses) and only for the hosts
-given with --git-host (repeatable) or a profile's "gitHosts"; by default, for the
-authority's host (github.com for --provider github). For any other request it answers
-nothing and exits 0, so that git asks its next helper: a hostile remote gets no token.
-
-  --git-host HOST          A host to answer for (host or host:port); repeatable
-
-Configure it for one host:
-
-  git config --global credential.https://github.com.helper \\
-    '!deviceflow git-credential --provider github --client-id <ID>'
-
-Token options are those of 'deviceflow token' (--scope, --account, --no-interactive, ...).
-
-${SERVER_HELP}
-${COMMON_HELP}`;
 
 /**
  * Reads git's key=value lines up to a blank line or the end.
@@ -134,10 +110,29 @@ function gitHosts(values: Values, io: GuardedIo): string[] | undefined {
   return profile.gitHosts ? [...profile.gitHosts] : undefined;
 }
 
+const OPTIONS = { ...TOKEN_OPTIONS, "git-host": { type: "string", multiple: true } } as const;
+
+const HELP = commandHelp({
+  usage: "deviceflow git-credential [--git-host HOST]... [token options] get|store|erase",
+  about: `A git credential helper. For "get" it reads git's request from stdin and, when the request
+is for a host it serves, answers with username=<the account> and password=<a valid access
+token> (and password_expiry_utc); "store" and "erase" are accepted and change nothing. It
+answers only for protocol=https (http only on loopback addresses) and only for the hosts given
+with --git-host or a profile's "gitHosts", by default the authority's host (github.com for
+--provider github). Any other request gets no answer and exit 0, so that git asks its next
+helper: a hostile remote gets no token. A value git's protocol cannot carry (CR, LF, NUL) is
+left out.`,
+  options: OPTIONS,
+  examples: [
+    "git config --global credential.https://github.com.helper '!deviceflow git-credential --profile gh'",
+    "git config --global credential.https://dev.azure.com.helper '!deviceflow git-credential --git-host dev.azure.com'",
+  ],
+});
+
 /** `deviceflow git-credential`. */
 export const command: Command = {
   summary: "A git credential helper: a fresh access token as git's password",
-  options: { ...TOKEN_OPTIONS, "git-host": { type: "string", multiple: true } },
+  options: OPTIONS,
   help: HELP,
   positionals: true,
   run: (values, io, positionals = []) => gitCredential(values, io, positionals),

@@ -27,32 +27,10 @@ import {
   summary,
   withCache,
 } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine } from "./format.ts";
 import { finishPending } from "./pending.ts";
-
-const HELP = `Usage: deviceflow login [options]
-
-Signs in with a device code: shows an address and a code on stderr, waits while you
-sign in on another device, caches the tokens, and prints a JSON summary of the account
-(no token) on stdout.
-
-  --timeout SECONDS        Give up after this long (default: when the code expires)
-  --renew                  When the code expires while waiting, show a new one (up to 3 times)
-  --no-wait                Show the code, keep the sign-in pending in the cache, and exit 0;
-                           finish it later with --resume
-  --resume                 Finish a sign-in started with --no-wait (from any process
-                           on the same cache)
-  --qr / --no-qr           Always / never draw a QR code of the address (by default, when
-                           stderr is a terminal wide enough and the address has the code)
-  --open                   Open the address in a local browser, where there is one
-  --no-color               No colours (also NO_COLOR, and whenever stderr is not a terminal)
-  --json-events            stderr carries one JSON object per line instead of text:
-                           device_code, pending, slow_down, retry, renewing, success, error
-
-${SERVER_HELP}
-${COMMON_HELP}`;
 
 async function login(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);
@@ -160,17 +138,34 @@ async function resume(
   return EXIT.ok;
 }
 
+const OPTIONS = {
+  ...COMMON,
+  ...SERVER,
+  ...SIGN_IN,
+  renew: { type: "boolean" },
+  "no-wait": { type: "boolean" },
+  resume: { type: "boolean" },
+} as const;
+
+const HELP = commandHelp({
+  usage: "deviceflow login [options]",
+  about: `Signs in with a device code: shows an address and a code on stderr, waits while you sign
+in on another device, caches the tokens, makes the account the active one, and prints a JSON
+summary of the account (no token) on stdout. --json-events makes stderr one JSON object per
+line: device_code, pending, slow_down, retry, renewing, resuming, success, waiting, warning,
+error.`,
+  options: OPTIONS,
+  examples: [
+    "deviceflow login --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000",
+    "deviceflow login --provider github --client-id Iv1.0123456789abcdef",
+    "deviceflow login --profile work --no-wait    # then: deviceflow login --resume",
+  ],
+});
+
 /** `deviceflow login`. */
 export const command: Command = {
   summary: "Sign in with a device code and cache the tokens",
-  options: {
-    ...COMMON,
-    ...SERVER,
-    ...SIGN_IN,
-    renew: { type: "boolean" },
-    "no-wait": { type: "boolean" },
-    resume: { type: "boolean" },
-  },
+  options: OPTIONS,
   help: HELP,
   run: login,
 };

@@ -6,23 +6,38 @@
 
 import type { DeviceFlowClient } from "../client.ts";
 import { InteractionRequiredError } from "../errors.ts";
-import { COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
+import { CACHE_OPTIONS, COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
 import { accountClient, accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, oneLine } from "./format.ts";
 
-const HELP = `Usage: deviceflow logout [--account NAME | --all] [options]
+const OPTIONS = {
+  ...CACHE_OPTIONS,
+  "connect-timeout": COMMON["connect-timeout"]!,
+  "request-timeout": COMMON["request-timeout"]!,
+  authority: SERVER.authority!,
+  "client-id": SERVER["client-id"]!,
+  provider: SERVER.provider!,
+  tenant: SERVER.tenant!,
+  "revocation-endpoint": SERVER["revocation-endpoint"]!,
+  account: { type: "string" },
+  all: { type: "boolean" },
+} as const;
 
-Removes an account's tokens from the cache. Where the server has a revocation endpoint
-(RFC 7009), the refresh token is revoked there too; a failed revocation does not fail
-the logout.
-
-  --account NAME           The account (needed when several are cached)
-  --all                    Every cached account
-
-${SERVER_HELP}
-${COMMON_HELP}`;
+const HELP = commandHelp({
+  usage: "deviceflow logout [--account NAME | --all] [options]",
+  about: `Removes an account's tokens from the cache. Where the server has a revocation endpoint
+(RFC 7009), the refresh token is revoked there too; when the server refuses or cannot be
+reached, the logout still happens and says that the refresh token stays valid at the server
+until it expires. Logging out of the active account makes the most recent other one active.`,
+  options: OPTIONS,
+  examples: [
+    "deviceflow logout",
+    "deviceflow logout --account alice@contoso.com",
+    "deviceflow logout --all",
+  ],
+});
 
 async function logout(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);
@@ -83,7 +98,7 @@ const REVOCATION: Record<
 /** `deviceflow logout`. */
 export const command: Command = {
   summary: "Remove an account's tokens (and revoke its refresh token at the server)",
-  options: { ...COMMON, ...SERVER, account: { type: "string" }, all: { type: "boolean" } },
+  options: OPTIONS,
   help: HELP,
   run: logout,
 };

@@ -4,20 +4,22 @@
  * @module
  */
 
-import { COMMON, type Values } from "./args.ts";
+import { CACHE_OPTIONS, type Values } from "./args.ts";
 import { accountJson, type Command, withCache } from "./common.ts";
-import { COMMON_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
 
-const HELP = `Usage: deviceflow status [--json]
+const OPTIONS = { ...CACHE_OPTIONS, json: { type: "boolean" } } as const;
 
-Shows the cache's location, its accounts, their scopes and expiry times, and any entry
-skipped as corrupt. Never shows a token. Exits 3 when no account is cached.
-
-  --json                   Print JSON
-
-${COMMON_HELP}`;
+const HELP = commandHelp({
+  usage: "deviceflow status [--json]",
+  about: `Shows the cache's location, its accounts (the active one marked), their scopes and expiry
+times, sign-ins started with 'login --no-wait' that are still pending, and any entry skipped as
+corrupt. Never shows a token. Exits 3 when no account is cached.`,
+  options: OPTIONS,
+  examples: ["deviceflow status", "deviceflow status --json | jq '.accounts[].username'"],
+});
 
 async function status(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -98,7 +100,7 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
 /** `deviceflow status`. */
 export const command: Command = {
   summary: "Show what is cached: accounts, scopes, expiry times (never a token)",
-  options: { ...COMMON, json: { type: "boolean" } },
+  options: OPTIONS,
   help: HELP,
   run: status,
 };

@@ -7,31 +7,32 @@
 
 import type { CachedAccount } from "../../cache.ts";
 import { InteractionRequiredError } from "../errors.ts";
-import { COMMON, SERVER, UsageError, type Values } from "./args.ts";
+import { CACHE_OPTIONS, SERVER, UsageError, type Values } from "./args.ts";
 import { accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
 import { type GuardedIo, oneLine } from "./format.ts";
-import { COMMON_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 
-const HELP = `Usage: deviceflow switch [--account NAME] [--authority URL] [--client-id ID]
+const OPTIONS = {
+  ...CACHE_OPTIONS,
+  authority: SERVER.authority!,
+  "client-id": SERVER["client-id"]!,
+  account: { type: "string" },
+} as const;
 
-Makes a cached account the active one of its authority and client: the account that
-'token' (and 'fetch', 'run', 'git-credential') uses when several are signed in and
---account names none. 'login' makes the account it signs in active; 'logout' of the
-active account makes the most recent other one active.
-
-With no --account and several accounts, it lists them and asks which, when stdin and
-stderr are a terminal; elsewhere it lists them and exits 2.
-
-  --account NAME           The account: its username or home account ID
-  --authority URL          Only the accounts of this authority
-  --client-id ID           Only the accounts of this client
-
-Examples:
-  deviceflow switch --account bob@contoso.com
-  deviceflow switch                      # on a terminal: pick from the list
-
-${COMMON_HELP}`;
+const HELP = commandHelp({
+  usage: "deviceflow switch [--account NAME] [--authority URL] [--client-id ID]",
+  about: `Makes a cached account the active one of its authority and client: the account that
+'token' (and 'fetch', 'run', 'git-credential') uses when several are signed in and --account
+names none. 'login' makes the account it signs in active; 'logout' of the active account makes
+the most recent other one active. With no --account and several accounts, it lists them and
+asks which when stdin and stderr are a terminal; elsewhere it lists them and exits 2.`,
+  options: OPTIONS,
+  examples: [
+    "deviceflow switch --account bob@contoso.com",
+    "deviceflow switch                      # on a terminal: pick from the list",
+  ],
+});
 
 async function switchAccount(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -90,12 +91,7 @@ async function ask(
 /** `deviceflow switch`. */
 export const command: Command = {
   summary: "Choose the active account: the one token uses when several are cached",
-  options: {
-    ...COMMON,
-    authority: SERVER.authority!,
-    "client-id": SERVER["client-id"]!,
-    account: { type: "string" },
-  },
+  options: OPTIONS,
   help: HELP,
   run: switchAccount,
 };

@@ -19,32 +19,9 @@ import {
   type Values,
 } from "./args.ts";
 import { accountJson, clientFromCache, type Command, signIn, withCache } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
+import { commandHelp } from "./help.ts";
 import { EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine } from "./format.ts";
-
-const HELP = `Usage: deviceflow token [options]
-
-Prints a valid access token on stdout: from the cache, by a silent refresh, or, when
-nothing else works, by a device code sign-in.
-
-  --account NAME           Which cached account (username or home account ID)
-  --min-ttl SECONDS        The token must live at least this long (default 300)
-  --force-refresh          Refresh even when the cached token is good
-  --no-interactive         Never sign in; exit 3 when a sign-in is needed
-  --interactive            Sign in even when stderr is not a terminal (by default a sign-in
-                           starts only where a person can see the code: a terminal, or
-                           --json-events; otherwise exit 3 with the login command to run)
-  -o, --output FORMAT      raw (default: the token alone), json, env (shell exports of
-                           ACCESS_TOKEN and ACCESS_TOKEN_EXPIRES_AT), header
-                           ("Authorization: Bearer ..."), or exec-credential (a Kubernetes
-                           ExecCredential, for kubectl's exec credential plugins)
-  --json                   The same as -o json
-  --timeout SECONDS        Give up a sign-in after this long
-  --qr, --no-qr, --open, --no-color, --json-events   As for login
-
-${SERVER_HELP}
-${COMMON_HELP}`;
 
 /** The output formats of `token`. */
 export const FORMATS = ["raw", "json", "env", "header", "exec-credential"] as const;
@@ -282,10 +259,32 @@ export const TOKEN_OPTIONS: Options = {
   interactive: { type: "boolean" },
 };
 
+const OPTIONS = {
+  ...TOKEN_OPTIONS,
+  output: { type: "string", short: "o" },
+  json: { type: "boolean" },
+} as const;
+
+const HELP = commandHelp({
+  usage: "deviceflow token [options]",
+  about: `Prints a valid access token on stdout: from the cache, by a silent refresh, or, when
+nothing else works, by a device code sign-in. A sign-in starts only where a person can see
+the code (a terminal, --json-events, --interactive, or kubectl's interactive mode); elsewhere
+it exits 3 with the login command to run. A sign-in started with 'login --no-wait' and
+approved since is finished with one poll.`,
+  options: OPTIONS,
+  examples: [
+    "deviceflow token",
+    'curl -H "Authorization: Bearer $(deviceflow token)" https://graph.microsoft.com/v1.0/me',
+    "deviceflow token --account bob@contoso.com -o header",
+    "deviceflow token --profile k8s -o exec-credential   # in a kubeconfig exec plugin",
+  ],
+});
+
 /** `deviceflow token`. */
 export const command: Command = {
   summary: "Print an access token: from the cache, by a silent refresh, or by signing in",
-  options: { ...TOKEN_OPTIONS, output: { type: "string", short: "o" }, json: { type: "boolean" } },
+  options: OPTIONS,
   help: HELP,
   run: token,
 };
