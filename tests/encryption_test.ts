@@ -370,7 +370,10 @@ Deno.test({
   fn: () =>
     withDir(async (dir) => {
       const path = `${dir}/cache.db`;
-      assert.equal((await runMain(["status", "--cache", path, "--encrypt"])).code, 3);
+      assert.equal(
+        (await runMain(["token", "--cache", path, "--encrypt", "--no-interactive"])).code,
+        3,
+      );
       await populate(path, parseKey(await Deno.readTextFile(`${dir}/key`)));
       const before = await rawEntries(path);
       await Deno.chmod(`${dir}/key`, 0o644);
