@@ -6,9 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
 import { type FakeServer, startFakeServer } from "./support/fake_server.ts";
-import { type CliRun, runMain, tempCache } from "./support/cli_harness.ts";
+import { runAs, runMain, tempCache } from "./support/cli_harness.ts";
 import {
   HOSTILE_CLIENT,
   hostileArgs,
@@ -43,24 +42,6 @@ async function withAccounts(
     await server.close();
     await cache.cleanup();
   }
-}
-
-async function runAs(
-  args: string[],
-  terminal: boolean,
-  answer?: string,
-): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: () => undefined,
-    stderrIsTerminal: terminal,
-    stdinIsTerminal: terminal,
-    readLine: () => Promise.resolve(answer ?? null),
-  });
-  return { code, stdout, stderr };
 }
 
 Deno.test("the second sign-in is active: token without --account keeps working, accounts and status mark it", () =>
@@ -117,20 +98,23 @@ Deno.test("switch --account changes the active account; logout of it makes the o
 
 Deno.test("switch with several accounts lists them and asks on a terminal, and exits 2 elsewhere", () =>
   withAccounts(async (_server, cache) => {
-    const script = await runAs(["switch", "--cache", cache], false);
+    const script = await runAs(["switch", "--cache", cache], { terminal: false });
     assert.equal(script.code, 2);
     assert.match(script.stderr, /^Cached accounts:\n {2}1\. \w+ .*\n {2}2\. \w+ .*\n/);
     assert.match(script.stderr, /choose one with --account\n/);
     const listed = script.stderr.split("\n").slice(1, 3);
     const aliceAt = listed.findIndex((l) => l.includes(" alice "));
-    const asked = await runAs(["switch", "--cache", cache], true, String(aliceAt + 1));
+    const asked = await runAs(["switch", "--cache", cache], {
+      terminal: true,
+      answer: String(aliceAt + 1),
+    });
     assert.equal(asked.code, 0, asked.stderr);
     assert.match(asked.stderr, /Switch to which account\? \[1-2\]: Switched to alice /);
     assert.equal(
       (await runMain(["token", "--cache", cache, "--no-interactive"])).stdout,
       "at-alice-0123456789\n",
     );
-    const wrong = await runAs(["switch", "--cache", cache], true, "7");
+    const wrong = await runAs(["switch", "--cache", cache], { terminal: true, answer: "7" });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /"7" is not a number from 1 to 2/);
   }));

@@ -6,9 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { main } from "../cli.ts";
 import { type FakeServer, json, startFakeServer } from "./support/fake_server.ts";
-import { type CliRun, runCli, runMain, tempCache } from "./support/cli_harness.ts";
+import { runAs, runCli, runMain, tempCache } from "./support/cli_harness.ts";
 import { hostileArgs, serveHostile, tokenResponse } from "./support/hostile_server.ts";
 
 const PENDING = json(400, { error: "authorization_pending" });
@@ -25,24 +24,6 @@ async function withServer(
     await server.close();
     await cache.cleanup();
   }
-}
-
-/** Runs main() with stderr as a terminal or not. */
-async function runAs(
-  args: string[],
-  terminal: boolean,
-  env: Record<string, string> = {},
-): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: (name) => env[name],
-    stderrIsTerminal: terminal,
-    columns: () => 100,
-  });
-  return { code, stdout, stderr };
 }
 
 const EXEC_INFO = (interactive: boolean) =>
@@ -68,8 +49,9 @@ Deno.test("kubectl with interactive: false and nothing cached: exit 3 at once, n
     );
     assert.equal(server.requestsTo("/device").length, 0, "no sign-in was started");
     // Even with a terminal: kubectl said nobody is there.
-    const terminal = await runAs(["token", ...args, "-o", "exec-credential"], true, {
-      KUBERNETES_EXEC_INFO: EXEC_INFO(false),
+    const terminal = await runAs(["token", ...args, "-o", "exec-credential"], {
+      terminal: true,
+      env: { KUBERNETES_EXEC_INFO: EXEC_INFO(false) },
     });
     assert.equal(terminal.code, 3);
     void cache;
@@ -81,8 +63,9 @@ Deno.test("kubectl with interactive: true signs in, and the credential has kubec
       apiVersion: "client.authentication.k8s.io/v1beta1",
       spec: { interactive: true },
     });
-    const result = await runAs(["token", ...args, "-o", "exec-credential"], false, {
-      KUBERNETES_EXEC_INFO: info,
+    const result = await runAs(["token", ...args, "-o", "exec-credential"], {
+      terminal: false,
+      env: { KUBERNETES_EXEC_INFO: info },
     });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).apiVersion, "client.authentication.k8s.io/v1beta1");
@@ -92,7 +75,7 @@ Deno.test("kubectl with interactive: true signs in, and the credential has kubec
 Deno.test("token starts a sign-in only where a person can see the code", () =>
   withServer(async (server, _cache, args) => {
     // No terminal: exit 3, with the command to run; nothing is asked of the server.
-    const script = await runAs(["token", ...args], false);
+    const script = await runAs(["token", ...args], { terminal: false });
     assert.equal(script.code, 3);
     assert.match(
       script.stderr,
@@ -101,12 +84,12 @@ Deno.test("token starts a sign-in only where a person can see the code", () =>
     for (
       const command of [["git-credential", "--git-host", "127.0.0.1", "get"], ["run", "--", "true"]]
     ) {
-      const other = await runAs([command[0]!, ...args, ...command.slice(1)], false);
+      const other = await runAs([command[0]!, ...args, ...command.slice(1)], { terminal: false });
       assert.equal(other.code, command[0] === "git-credential" ? 0 : 3, other.stderr);
     }
     assert.equal(server.requestsTo("/device").length, 0);
     // --no-interactive keeps its meaning, even on a terminal.
-    assert.equal((await runAs(["token", ...args, "--no-interactive"], true)).code, 3);
+    assert.equal((await runAs(["token", ...args, "--no-interactive"], { terminal: true })).code, 3);
     assert.equal(server.requestsTo("/device").length, 0);
     // A terminal, --json-events or --interactive: the sign-in starts.
     for (
@@ -115,7 +98,9 @@ Deno.test("token starts a sign-in only where a person can see the code", () =>
         false,
       ]] as const
     ) {
-      const result = await runAs(["token", ...args, "--force-refresh", ...extra], terminal);
+      const result = await runAs(["token", ...args, "--force-refresh", ...extra], {
+        terminal: terminal,
+      });
       assert.equal(result.code, 0, result.stderr);
     }
   }));
@@ -127,7 +112,7 @@ Deno.test("login --no-wait, approved later, is finished by the next token: one p
     assert.equal(started.code, 0, started.stderr);
     const { userCode, verificationUri } = JSON.parse(started.stdout);
     // Not yet approved: one poll, then exit 3 naming the code and the address.
-    const early = await runAs(["token", "--cache", cache], false);
+    const early = await runAs(["token", "--cache", cache], { terminal: false });
     assert.equal(early.code, 3);
     assert.equal(
       early.stderr,
@@ -136,7 +121,7 @@ Deno.test("login --no-wait, approved later, is finished by the next token: one p
     assert.equal(server.requestsTo("/token").length, 1);
     // The person approves; the next token finishes it with one poll and prints the token.
     server.route("POST", "/token", tokenResponse());
-    const done = await runAs(["token", "--cache", cache], false);
+    const done = await runAs(["token", "--cache", cache], { terminal: false });
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout, "at-hostile-0123456789\n");
     assert.equal(done.stderr, "");
@@ -145,7 +130,7 @@ Deno.test("login --no-wait, approved later, is finished by the next token: one p
     const status = JSON.parse((await runMain(["status", "--cache", cache, "--json"])).stdout);
     assert.deepEqual(status.pending ?? [], []);
     assert.equal(
-      (await runAs(["token", "--cache", cache], false)).stdout,
+      (await runAs(["token", "--cache", cache], { terminal: false })).stdout,
       "at-hostile-0123456789\n",
     );
     assert.equal(server.requestsTo("/token").length, 2, "from the cache");

@@ -202,3 +202,36 @@ export async function withDevServer(
 export function serverArgs(server: DevServer, cache: string): string[] {
   return ["--authority", server.issuer, "--client-id", server.clientId, "--cache", cache];
 }
+
+/** How {@linkcode runAs} presents the CLI's surroundings. */
+export interface RunAsOptions {
+  /** Whether stderr (and stdin) are a terminal. */
+  readonly terminal: boolean;
+  /** Environment variables the CLI sees. */
+  readonly env?: Record<string, string>;
+  /** The line a person types when asked. */
+  readonly answer?: string;
+}
+
+/**
+ * Runs `main()` as if on a terminal, or not: for the behaviour that depends
+ * on whether a person can see the output or answer a question.
+ *
+ * @param args The command line.
+ * @param options Terminal or not, the environment, and the answer to a question.
+ * @returns The exit code and output.
+ */
+export async function runAs(args: string[], options: RunAsOptions): Promise<CliRun> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(args, {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: (name) => options.env?.[name],
+    stderrIsTerminal: options.terminal,
+    stdinIsTerminal: options.terminal,
+    columns: () => 100,
+    readLine: () => Promise.resolve(options.answer ?? null),
+  });
+  return { code, stdout, stderr };
+}
