@@ -422,14 +422,25 @@ person in the browser would, so that every path can be tried without a browser:
 
   deno task dev-server                      # prints its address
   deno task deviceflow login --authority http://127.0.0.1:PORT --client-id deviceflow-dev
-  deno task approve --authority http://127.0.0.1:PORT ABCD-EFGH      # in another terminal
+  deno task approve ABCD-EFGH               # in another terminal
 
   --authority URL   The dev server (its verification page is URL/device); default
-                    DEVICEFLOW_AUTHORITY
+                    DEVICEFLOW_AUTHORITY, else the dev server running on this machine
   --address URL     The verification address itself, for another server
   --login NAME      Who signs in (default alice)
   --deny            Decline instead of approving
 `;
+
+/** The issuer of the dev server running on this machine, from the file it keeps. */
+async function runningDevServer(): Promise<string | undefined> {
+  const { DEV_SERVER_STATE } = await import("./dev_server.ts");
+  try {
+    const issuer = JSON.parse(await Deno.readTextFile(DEV_SERVER_STATE)).issuer;
+    return typeof issuer === "string" ? issuer : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * `deno task approve`: approves or declines a code from the command line.
@@ -462,7 +473,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const authority = values.authority ?? Deno.env.get("DEVICEFLOW_AUTHORITY");
+  const authority = values.authority ?? Deno.env.get("DEVICEFLOW_AUTHORITY") ??
+    await runningDevServer();
   const address = values.address ??
     (authority ? `${authority.replace(/\/+$/, "")}/device` : undefined);
   if (positionals.length !== 1 || !address) {

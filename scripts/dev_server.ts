@@ -963,6 +963,9 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** Where the running dev server says its address, for `deno task approve`. */
+export const DEV_SERVER_STATE = `${Deno.env.get("TMPDIR") ?? "/tmp"}/deviceflow-dev-server.json`;
+
 const USAGE = `Usage: deno task dev-server [options]
 
 Runs a local OAuth 2.0 authorization server with the device authorization grant.
@@ -1044,15 +1047,22 @@ export async function main(args: string[]): Promise<number> {
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // `deno task approve CODE` finds the server here when it is given no address.
+  await Deno.writeTextFile(
+    DEV_SERVER_STATE,
+    JSON.stringify({ issuer: server.issuer, pid: Deno.pid }),
+  )
+    .catch(() => {});
   // stdout carries just this line so scripts can read the issuer from it.
   console.log(
     `deviceflow dev server listening on ${server.issuer} (client ID: ${server.clientId})`,
   );
   console.error(
     `Try: deno task deviceflow login --authority ${server.issuer} --client-id ${server.clientId}\n` +
-      `and approve (or --deny) its code from another terminal: deno task approve --authority ${server.issuer} CODE`,
+      `and approve (or --deny) its code from another terminal: deno task approve CODE`,
   );
   await stopped.promise;
+  await Deno.remove(DEV_SERVER_STATE).catch(() => {});
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   await server.close();
