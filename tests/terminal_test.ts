@@ -7,8 +7,8 @@
 
 import assert from "node:assert/strict";
 import { json, startFakeServer } from "./support/fake_server.ts";
-import { tempCache } from "./support/cli_harness.ts";
-import { hostileArgs, serveHostile } from "./support/hostile_server.ts";
+import { runMain, tempCache } from "./support/cli_harness.ts";
+import { HOSTILE_CLIENT, hostileArgs, idToken, serveHostile } from "./support/hostile_server.ts";
 import { countdownLine } from "../src/cli/prompt.ts";
 import { displayWidth, wrap } from "../src/cli/format.ts";
 
@@ -185,4 +185,65 @@ Deno.test("countdownLine() and wrap() keep to the width, wide characters counted
   );
   assert.equal(wrap("one two three four", 9), "one two\nthree\nfour");
   assert.equal(displayWidth("サインイン"), 10);
+});
+
+Deno.test({
+  name: "switch on a real terminal lists the accounts, asks, and takes the typed answer",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startFakeServer();
+    const cache = await tempCache();
+    const session = `deviceflow-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      serveHostile(server);
+      for (const name of ["alice", "bob"]) {
+        server.route(
+          "POST",
+          "/token",
+          json(200, {
+            access_token: `at-${name}-0123456789`,
+            token_type: "Bearer",
+            expires_in: 3600,
+            id_token: idToken(server.url, HOSTILE_CLIENT, { sub: name, preferred_username: name }),
+          }),
+        );
+        assert.equal((await runMain(["login", ...hostileArgs(server, cache.path)])).code, 0);
+      }
+      const command = [
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--unstable-kv",
+        CLI,
+        "switch",
+        "--cache",
+        cache.path,
+      ]
+        .map((word) => `'${word}'`).join(" ");
+      await tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "100",
+        "-y",
+        "20",
+        `${command}; sleep 30`,
+      );
+      const asked = await screenWhen(session, /Switch to which account\? \[1-2\]:/);
+      const aliceAt = asked.split("\n").find((l) => / alice /.test(l))!.trim().split(".")[0]!;
+      await tmux("send-keys", "-t", session, aliceAt, "Enter");
+      await screenWhen(session, /^Switched to alice /m);
+      assert.equal(
+        (await runMain(["token", "--cache", cache.path, "--no-interactive"])).stdout,
+        "at-alice-0123456789\n",
+      );
+    } finally {
+      await tmux("kill-session", "-t", session).catch(() => {});
+      await server.close();
+      await cache.cleanup();
+    }
+  },
 });
