@@ -632,6 +632,29 @@ const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
  * Deno KV waits for as long as the lock is held, silently, or fails with
  * "database is locked"; both are bounded here by one deadline per operation.
  */
+/**
+ * An alarm after `ms` milliseconds, on V8's `Atomics.waitAsync`: unlike a
+ * timer, it costs nothing to set up (Deno's first timer of a process costs
+ * about 3 ms, most of what a cached `token` takes) and it does not keep a
+ * process alive. `fired` resolves `true` when the time came, `false` when
+ * cancelled.
+ */
+function alarm(ms: number): { fired: Promise<boolean>; cancel: () => void } {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const wait = Atomics.waitAsync(cell, 0, 0, Math.max(0, ms));
+  return {
+    fired: wait.async
+      ? wait.value.then((outcome) => outcome === "timed-out")
+      : Promise.resolve(true),
+    cancel: () => void Atomics.notify(cell, 0),
+  };
+}
+
+/**
+ * How the cache waits for a file another process holds locked. SQLite in
+ * Deno KV waits for as long as the lock is held, silently, or fails with
+ * "database is locked"; both are bounded here by one deadline per operation.
+ */
 class LockWait {
   #noticed = false;
   /**
@@ -639,6 +662,7 @@ class LockWait {
    * and closing the database would wait for it as long as the lock is held.
    */
   abandoned = false;
+
   constructor(
     readonly location: string,
     readonly retries: number,
@@ -648,40 +672,42 @@ class LockWait {
 
   /** Runs an operation, retrying "locked" errors, until it succeeds or the deadline passes. */
   async run<T>(op: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.timeoutMs;
-    let notice: ReturnType<typeof setTimeout> | undefined;
-    if (!this.#noticed && this.onWait) {
-      notice = setTimeout(() => {
-        this.#noticed = true;
-        this.onWait?.(this.location);
-      }, LOCK_NOTICE_MS);
-    }
-    try {
-      for (let attempt = 0;; attempt++) {
-        try {
-          return await this.#before(deadline, op());
-        } catch (error) {
-          if (!isLocked(error) || attempt >= this.retries) throw error;
-          // Jitter keeps processes that collided from colliding again.
-          const delay = Math.min(5 * 2 ** Math.min(attempt, 6), 250) * (0.5 + Math.random());
-          if (Date.now() + delay >= deadline) throw this.#locked(error);
-          await new Promise((resolve) => setTimeout(resolve, delay));
-        }
+    const started = Date.now();
+    const deadline = started + this.timeoutMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#before(started, deadline, op());
+      } catch (error) {
+        if (!isLocked(error) || attempt >= this.retries) throw error;
+        // Jitter keeps processes that collided from colliding again.
+        const delay = Math.min(5 * 2 ** Math.min(attempt, 6), 250) * (0.5 + Math.random());
+        if (Date.now() + delay >= deadline) throw this.#locked(error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
-    } finally {
-      clearTimeout(notice);
     }
   }
 
   /** The operation's result, or the "locked" error when the deadline comes first. */
-  #before<T>(deadline: number, operation: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#locked()), Math.max(0, deadline - Date.now()));
+  #before<T>(started: number, deadline: number, operation: Promise<T>): Promise<T> {
+    const notice = !this.#noticed && this.onWait
+      ? alarm(started + LOCK_NOTICE_MS - Date.now())
+      : undefined;
+    notice?.fired.then((fired) => {
+      if (!fired || this.#noticed) return;
+      this.#noticed = true;
+      this.onWait?.(this.location);
     });
+    const limit = alarm(deadline - Date.now());
+    const late = limit.fired.then((fired) =>
+      fired ? Promise.reject(this.#locked()) : new Promise<never>(() => {})
+    );
+    late.catch(() => {});
     // An operation given up on may still end later; nothing waits for it.
     operation.catch(() => {});
-    return Promise.race([operation, late]).finally(() => clearTimeout(timer));
+    return Promise.race([operation, late]).finally(() => {
+      notice?.cancel();
+      limit.cancel();
+    });
   }
 
   #locked(cause?: unknown): CacheError {
@@ -871,8 +897,8 @@ export class TokenCache {
     try {
       // A locked new file blocks openKv for SQLite's 5 s busy timeout on each
       // try, so opening gets a few tries, not the many that quick operations get.
-      kv = await new LockWait(path, Math.min(retries, 3), timeout, options.onLockWait)
-        .run(() => Deno.openKv(path));
+      const opening = new LockWait(path, Math.min(retries, 3), timeout, options.onLockWait);
+      kv = await opening.run(() => Deno.openKv(path));
     } catch (error) {
       if (error instanceof CacheError) throw error;
       if (remote) {

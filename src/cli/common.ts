@@ -118,6 +118,8 @@ function hostsOf(settings: ServerSettings): string[] {
  * line that names every flag to add.
  */
 function preflight(values: Values, io: GuardedIo, net: boolean): void {
+  // Everything granted (-A, or a binary compiled with it): nothing to work out.
+  if (allGranted()) return;
   const needs: Need[] = [];
   const config = loadConfig(values, io.env);
   if (config?.unreadable) needs.push({ name: "read", target: dirOf(config.path) });
@@ -135,6 +137,15 @@ function preflight(values: Values, io: GuardedIo, net: boolean): void {
     requireOrCollect(hosts.map((host) => ({ name: "net", target: host })), needs);
   }
   if (needs.length) throw new MissingPermissionsError(needs);
+}
+
+function allGranted(): boolean {
+  try {
+    return (["read", "write", "net"] as const)
+      .every((name) => Deno.permissions.querySync({ name }).state === "granted");
+  } catch {
+    return false;
+  }
 }
 
 function requireOrCollect(wanted: Need[], into: Need[]): void {

@@ -97,6 +97,8 @@ export interface CliIo {
  */
 export function processIo(): CliIo {
   const encoder = new TextEncoder();
+  // Each variable is asked for once: settings, the cache and the config all read some.
+  const variables = new Map<string, string | undefined>();
   const writeAll = (file: typeof Deno.stdout, text: string | Uint8Array) => {
     const bytes = typeof text === "string" ? encoder.encode(text) : text;
     let written = 0;
@@ -107,15 +109,18 @@ export function processIo(): CliIo {
     stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
     stderr: (text) => writeAll(Deno.stderr, text),
     env: (name) => {
+      if (variables.has(name)) return variables.get(name);
       // Asked before read: a variable Deno may not read is unset, and Deno never prompts.
+      let value: string | undefined;
       try {
-        if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-          return undefined;
+        if (Deno.permissions.querySync({ name: "env", variable: name }).state === "granted") {
+          value = Deno.env.get(name);
         }
-        return Deno.env.get(name);
       } catch {
-        return undefined;
+        value = undefined;
       }
+      variables.set(name, value);
+      return value;
     },
     stderrIsTerminal: Deno.stderr.isTerminal(),
     stdin: () => new Response(Deno.stdin.readable).text(),
