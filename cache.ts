@@ -39,7 +39,7 @@ import { defaultCachePath, dirOf } from "./src/paths.ts";
 import { cacheProblem, firstLine, isLocked } from "./src/cache_errors.ts";
 import { isVisibleAscii } from "./src/untrusted.ts";
 import { isSecureUrl, unsafeAddressReason } from "./src/url_policy.ts";
-import type { Account, Endpoints, Provider } from "./src/types.ts";
+import { type Account, type Endpoints, type Provider, PROVIDERS } from "./src/types.ts";
 
 export { CacheKeyError } from "./src/crypto.ts";
 
@@ -520,12 +520,12 @@ function isAddress(value: unknown): value is string {
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((s) => typeof s === "string");
 }
-const PROVIDERS = new Set(["entra", "github", "google", "oidc"]);
+const PROVIDER_NAMES: ReadonlySet<string> = new Set(PROVIDERS);
 
 // An account stored under another key than its own could never be removed.
 const validAccount: Validator<CachedAccount> = (v, key) =>
   isRecord(v) && isString(v.username) && isString(v.homeAccountId) && isString(v.authority) &&
-    isString(v.clientId) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
+    isString(v.clientId) && typeof v.provider === "string" && PROVIDER_NAMES.has(v.provider) &&
     isTime(v.signedInAt) && (v.tenantId === undefined || isString(v.tenantId)) &&
     formatKey(key) === formatKey(accountKey(v as unknown as AccountRef))
     ? v as unknown as CachedAccount
@@ -548,7 +548,7 @@ const validRefreshToken: Validator<CachedRefreshToken> = (v) =>
 const validClaims: Validator<Record<string, unknown>> = (v) => isRecord(v) ? v : undefined;
 
 const validMetadata: Validator<CachedMetadata> = (v) =>
-  isRecord(v) && typeof v.provider === "string" && PROVIDERS.has(v.provider) &&
+  isRecord(v) && typeof v.provider === "string" && PROVIDER_NAMES.has(v.provider) &&
     isRecord(v.endpoints) && isEndpoint(v.endpoints.deviceAuthorization) &&
     isEndpoint(v.endpoints.token) &&
     (v.endpoints.revocation === undefined || isEndpoint(v.endpoints.revocation)) &&
@@ -1141,11 +1141,28 @@ export class TokenCache {
    * @returns The refresh token that was removed, so that it can be revoked.
    */
   async removeAccount(account: AccountRef): Promise<CachedRefreshToken | undefined> {
-    const refresh = await this.getRefreshToken(account);
+    // The refresh token returned (to be revoked) is the one deleted: checked in
+    // the same atomic write, so a token another process rotated meanwhile is
+    // read again, never revoked stale.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const removed = await this.#removeAccountOnce(account);
+      if (removed.ok) return removed.refresh;
+    }
+    throw new CacheError(
+      `The token cache ${this.location} kept changing while an account was removed`,
+    );
+  }
+
+  async #removeAccountOnce(
+    account: AccountRef,
+  ): Promise<{ ok: boolean; refresh: CachedRefreshToken | undefined }> {
+    const own = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    const refresh = own.value;
     const tokens = await this.#guard(() =>
       Array.fromAsync(this.#store.list(accessTokenPrefix(account)))
     );
     const atomic = this.#store.atomic()
+      .check(own.entry)
       .delete(accountKey(account))
       .delete(refreshTokenKey(account))
       .delete(idClaimsKey(account));
@@ -1165,8 +1182,7 @@ export class TokenCache {
         });
       } else atomic.delete(activeKey(account.authority, account.clientId));
     }
-    await this.#commit(atomic);
-    return refresh;
+    return { ok: (await this.#commit(atomic)).ok, refresh };
   }
 
   /**

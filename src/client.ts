@@ -16,6 +16,7 @@ import {
 } from "./endpoints.ts";
 import { secureUrl } from "./url_policy.ts";
 import {
+  CacheError,
   DeviceFlowError,
   InteractionRequiredError,
   InvalidResponseError,
@@ -36,14 +37,15 @@ import { pollForToken } from "./poll.ts";
 import { parseDeviceAuthorization, parseErrorBody, parseTokenResponse } from "./responses.ts";
 import { registerSecret } from "./redact.ts";
 import { buildTokenResult, type ProfileHint } from "./token_result.ts";
-import type {
-  Account,
-  Clock,
-  DeviceCode,
-  Endpoints,
-  PollEvent,
-  Provider,
-  TokenResult,
+import {
+  type Account,
+  type Clock,
+  type DeviceCode,
+  type Endpoints,
+  type PollEvent,
+  type Provider,
+  PROVIDERS,
+  type TokenResult,
 } from "./types.ts";
 import { VERSION } from "./version.ts";
 
@@ -390,7 +392,7 @@ export class DeviceFlowClient {
     this.clientId = clientId;
     if (
       options.provider !== undefined &&
-      !["entra", "github", "google", "oidc"].includes(options.provider)
+      !(PROVIDERS as readonly string[]).includes(options.provider)
     ) {
       throw new TypeError(
         `Cannot create a DeviceFlowClient: provider must be entra, github, google or oidc, not "${options.provider}"`,
@@ -874,10 +876,7 @@ export class DeviceFlowClient {
       const cached = await this.#cachedToken(account, wanted);
       if (fresh(cached)) return this.#fromCache(account, cached!);
       if (this.#clock.now() > deadline) {
-        throw new DeviceFlowError(
-          "cache",
-          "Timed out waiting for another process to refresh the token",
-        );
+        throw new CacheError("Timed out waiting for another process to refresh the token");
       }
       await this.#clock.sleep(wait * (0.5 + Math.random()), options.signal);
       wait = Math.min(wait * 2, 200);

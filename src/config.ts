@@ -11,7 +11,7 @@
 
 import { registerSecret } from "./redact.ts";
 import { didYouMean } from "./suggest.ts";
-import type { Provider } from "./types.ts";
+import { type Provider, PROVIDERS } from "./types.ts";
 
 /** One named set of settings in the config file. */
 export interface Profile {
@@ -170,7 +170,6 @@ export function parseConfig(
   return { profiles, broken };
 }
 
-const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
 const URL_KEYS = ["authority", "deviceEndpoint", "tokenEndpoint", "revocationEndpoint"] as const;
 const STRING_KEYS = ["tenant", "clientId", "cache", "clientSecret"] as const;
 const KNOWN_KEYS: readonly string[] = [

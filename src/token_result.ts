@@ -9,6 +9,7 @@ import { InvalidResponseError } from "./errors.ts";
 import { decodeBase64Url, decodeJwt } from "./jwt.ts";
 import type { ParsedTokenResponse } from "./responses.ts";
 import type { Account, Provider, TokenResult } from "./types.ts";
+import { clip } from "./url_policy.ts";
 
 /** What identifies the client and server a token came from. */
 export interface TokenSource {
@@ -134,11 +135,6 @@ function idTokenClaims(
     );
   }
   return { ...claims };
-}
-
-/** A server's value in a message: one line, and not the whole of a huge one. */
-function clip(value: string, max = 200): string {
-  return value.length > max ? `${value.slice(0, max)}...` : value;
 }
 
 function isoDate(seconds: number): string {

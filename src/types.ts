@@ -18,7 +18,10 @@
  * assert.equal(client.provider, "github");
  * ```
  */
-export type Provider = "entra" | "github" | "google" | "oidc";
+export type Provider = typeof PROVIDERS[number];
+
+/** Every provider, in one list that the parsers, the cache and the completions use. */
+export const PROVIDERS = ["entra", "github", "google", "oidc"] as const;
 
 /**
  * The endpoints of an authorization server that the client calls.

@@ -11,7 +11,7 @@ import { didYouMean } from "../suggest.ts";
 import { MissingPermissionsError, requirePermissions } from "./permissions.ts";
 import { isLoopback } from "../url_policy.ts";
 import { defaultCachePath, defaultConfigPath, dirOf } from "../paths.ts";
-import type { Provider } from "../types.ts";
+import { type Provider, PROVIDERS } from "../types.ts";
 
 /** A mistake on the command line: exit code 2. */
 export class UsageError extends Error {
@@ -150,7 +150,6 @@ export interface ServerSettings {
   defaultScopes: boolean;
 }
 
-const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
 const ENTRA_DEFAULT_HOST = "https://login.microsoftonline.com";
 
 /** Where a setting came from: a flag, the environment, the profile, or the built-in default. */

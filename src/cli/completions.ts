@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Provider } from "../types.ts";
+import { type Provider, PROVIDERS } from "../types.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
 import { EXIT } from "./io.ts";
@@ -31,7 +31,6 @@ Prints a completion script for the shell: every command and option, the values o
   -h, --help               Show this help
 `;
 
-const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
 /** Options whose value is a file name. */
 const FILE_OPTIONS = new Set(["cache", "config", "data-file"]);
 /** Options whose value is one of a few words. */
