@@ -18,10 +18,10 @@
  * assert.equal(client.provider, "github");
  * ```
  */
-export type Provider = typeof PROVIDERS[number];
+export type Provider = "entra" | "github" | "google" | "oidc";
 
 /** Every provider, in one list that the parsers, the cache and the completions use. */
-export const PROVIDERS = ["entra", "github", "google", "oidc"] as const;
+export const PROVIDERS: readonly Provider[] = ["entra", "github", "google", "oidc"];
 
 /**
  * The endpoints of an authorization server that the client calls.

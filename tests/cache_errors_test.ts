@@ -105,6 +105,24 @@ async function tmpfs(
   };
 }
 
+/** A sign-in cached on a tmpfs of our own; skipped (with the reason printed) where none can be mounted. */
+async function signedInOnTmpfs(
+  body: (mount: string, cache: string) => Promise<void>,
+): Promise<void> {
+  const mount = await tmpfs("2m");
+  if (!mount) return;
+  const server = await startFakeServer();
+  try {
+    serveHostile(server);
+    const cache = `${mount.dir}/deviceflow/cache.db`;
+    assert.equal((await runMain(["login", ...hostileArgs(server, cache)])).code, 0);
+    await body(mount.dir, cache);
+  } finally {
+    await server.close();
+    await mount.remove();
+  }
+}
+
 function assertNoDeleteAdvice(result: CliRun): void {
   assert.doesNotMatch(
     result.stderr,
@@ -117,16 +135,10 @@ Deno.test({
   name:
     "a full disk: a refresh fails with 'the disk is full', the cached token is still served, nothing is lost",
   sanitizeResources: false,
-  fn: async () => {
-    const mount = await tmpfs("2m");
-    if (!mount) return;
-    const server = await startFakeServer();
-    try {
-      serveHostile(server);
-      const cache = `${mount.dir}/deviceflow/cache.db`;
-      assert.equal((await runMain(["login", ...hostileArgs(server, cache)])).code, 0);
+  fn: () =>
+    signedInOnTmpfs(async (mount, cache) => {
       // Fill what is left of the disk.
-      await sh(`dd if=/dev/zero of=${mount.dir}/filler bs=4k 2>/dev/null; sync`);
+      await sh(`dd if=/dev/zero of=${mount}/filler bs=4k 2>/dev/null; sync`);
       const refresh = await runMain([
         "token",
         "--cache",
@@ -143,7 +155,7 @@ Deno.test({
       const cached = await runMain(["token", "--cache", cache, "--no-interactive"]);
       assert.equal(cached.code, 0, cached.stderr);
       assert.equal(cached.stdout, "at-hostile-0123456789\n");
-      await Deno.remove(`${mount.dir}/filler`);
+      await Deno.remove(`${mount}/filler`);
       const after = await runMain([
         "token",
         "--cache",
@@ -152,26 +164,16 @@ Deno.test({
         "--no-interactive",
       ]);
       assert.equal(after.code, 0, after.stderr);
-    } finally {
-      await server.close();
-      await mount.remove();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "a read-only mount still serves the cached token; a refresh or logout says the cache is read-only",
   sanitizeResources: false,
-  fn: async () => {
-    const mount = await tmpfs("2m");
-    if (!mount) return;
-    const server = await startFakeServer();
-    try {
-      serveHostile(server);
-      const cache = `${mount.dir}/deviceflow/cache.db`;
-      assert.equal((await runMain(["login", ...hostileArgs(server, cache)])).code, 0);
-      assert.ok(await sh(`mount -o remount,ro ${mount.dir}`), "remount read-only");
+  fn: () =>
+    signedInOnTmpfs(async (mount, cache) => {
+      assert.ok(await sh(`mount -o remount,ro ${mount}`), "remount read-only");
       const token = await runMain(["token", "--cache", cache, "--no-interactive"]);
       assert.deepEqual([token.code, token.stdout, token.stderr], [
         0,
@@ -197,11 +199,7 @@ Deno.test({
         0,
         "nothing lost",
       );
-    } finally {
-      await server.close();
-      await mount.remove();
-    }
-  },
+    }),
 });
 
 Deno.test({

@@ -156,17 +156,7 @@ Deno.test("login --resume says which pending sign-in it waits for, without the w
 Deno.test("login --timeout ends at its deadline, with the last poll there (real time)", () =>
   withServer(async (server, _cache, args) => {
     // interval 5 s, limit 3 s: before, it gave up at once without a single poll.
-    server.route(
-      "POST",
-      "/device",
-      json(200, {
-        device_code: "dc-timeout-0123456789",
-        user_code: "TIME-OUT1",
-        verification_uri: `${server.url}/verify`,
-        expires_in: 600,
-        interval: 5,
-      }),
-    );
+    serveHostile(server, { device: { interval: 5 } });
     server.route("POST", "/token", PENDING);
     const started = performance.now();
     const result = await runMain(["login", ...args, "--timeout", "3"]);
@@ -182,17 +172,7 @@ Deno.test("login --timeout ends at its deadline, with the last poll there (real 
 
 Deno.test("an approval in the last second of --timeout is not lost", () =>
   withServer(async (server, _cache, args) => {
-    server.route(
-      "POST",
-      "/device",
-      json(200, {
-        device_code: "dc-timeout-0123456789",
-        user_code: "TIME-OUT1",
-        verification_uri: `${server.url}/verify`,
-        expires_in: 600,
-        interval: 1,
-      }),
-    );
+    serveHostile(server, { device: { interval: 1 } });
     // Pending at 1 s and 2 s, approved by the poll at the 2.5 s deadline.
     server.route("POST", "/token", [PENDING, PENDING, tokenResponse()]);
     const result = await runMain(["login", ...args, "--timeout", "2.5"]);

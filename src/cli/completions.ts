@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Provider, PROVIDERS } from "../types.ts";
+import { PROVIDERS } from "../types.ts";
 import { UsageError, type Values } from "./args.ts";
 import type { Command } from "./common.ts";
 import { EXIT } from "./io.ts";
