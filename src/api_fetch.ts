@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { AcquireOptions, SilentOptions } from "./client.ts";
 import { secureUrl } from "./url_policy.ts";
 import { decodeBase64Url } from "./jwt.ts";
 import type { Account, DeviceCode, TokenResult } from "./types.ts";
@@ -302,36 +301,6 @@ export function bearerError(response: Response): Readonly<Record<string, string>
     .filter((c) => c.scheme.toLowerCase() === "bearer" && c.params.error !== undefined);
   return (bearer.find((c) => c.params.error === "insufficient_claims" && c.params.claims) ??
     bearer[0])?.params;
-}
-
-/**
- * The token getter for {@linkcode DeviceFlowClient.fetch}: silent, and by a
- * device code sign-in only when the caller passed `onDeviceCode`.
- *
- * @param client The client.
- * @param init The caller's options.
- * @returns The token source.
- */
-export function clientTokenSource(
-  client: {
-    acquireTokenSilent(options: SilentOptions): Promise<TokenResult>;
-    acquireToken(options: AcquireOptions): Promise<TokenResult>;
-  },
-  init: ApiFetchInit,
-): TokenSource {
-  return (request) => {
-    const options: SilentOptions = {
-      forceRefresh: request.reason === "invalid_token",
-    };
-    if (init.scopes) options.scopes = init.scopes;
-    if (init.account !== undefined) options.account = init.account;
-    if (init.minTtl !== undefined) options.minTtl = init.minTtl;
-    if (request.claims) options.claims = request.claims;
-    if (init.signal) options.signal = init.signal;
-    return init.onDeviceCode
-      ? client.acquireToken({ ...options, onDeviceCode: init.onDeviceCode })
-      : client.acquireTokenSilent(options);
-  };
 }
 
 /**

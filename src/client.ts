@@ -6,7 +6,7 @@
  */
 
 import { type CachedAccessToken, type CachedAccount, scopeKey, TokenCache } from "../cache.ts";
-import { type ApiFetchInit, clientTokenSource, fetchWithToken, requestInit } from "./api_fetch.ts";
+import { type ApiFetchInit, fetchWithToken, requestInit, type TokenSource } from "./api_fetch.ts";
 import { systemClock } from "./clock.ts";
 import {
   discoverEndpoints,
@@ -1202,4 +1202,34 @@ function composeMessage(verificationUri: string, userCode: string): string {
 function defaultUserAgent(): string {
   const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno?.version?.deno;
   return `deviceflow/${VERSION}${deno ? ` Deno/${deno}` : ""}`;
+}
+
+/**
+ * The token getter for {@linkcode DeviceFlowClient.fetch}: silent, and by a
+ * device code sign-in only when the caller passed `onDeviceCode`.
+ *
+ * @param client The client.
+ * @param init The caller's options.
+ * @returns The token source.
+ */
+function clientTokenSource(
+  client: {
+    acquireTokenSilent(options: SilentOptions): Promise<TokenResult>;
+    acquireToken(options: AcquireOptions): Promise<TokenResult>;
+  },
+  init: ApiFetchInit,
+): TokenSource {
+  return (request) => {
+    const options: SilentOptions = {
+      forceRefresh: request.reason === "invalid_token",
+    };
+    if (init.scopes) options.scopes = init.scopes;
+    if (init.account !== undefined) options.account = init.account;
+    if (init.minTtl !== undefined) options.minTtl = init.minTtl;
+    if (request.claims) options.claims = request.claims;
+    if (init.signal) options.signal = init.signal;
+    return init.onDeviceCode
+      ? client.acquireToken({ ...options, onDeviceCode: init.onDeviceCode })
+      : client.acquireTokenSilent(options);
+  };
 }
