@@ -14,9 +14,18 @@ import { displayWidth, wrap } from "../src/cli/format.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
+/**
+ * The tmux server of the test that runs: each test has its own (-L), so that
+ * one test's server shutting down never meets the next test's first session.
+ */
+let socket = "deviceflow-test";
+
 async function tmux(...args: string[]): Promise<string> {
-  const output = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" })
-    .output();
+  const output = await new Deno.Command("tmux", {
+    args: ["-L", socket, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   if (!output.success) {
     throw new Error(`tmux ${args[0]}: ${new TextDecoder().decode(output.stderr)}`);
   }
@@ -48,6 +57,7 @@ async function signInOnScreen(
   const server = await startFakeServer();
   const cache = await tempCache();
   const session = `deviceflow-${crypto.randomUUID().slice(0, 8)}`;
+  socket = session;
   try {
     serveHostile(server, {
       device: {
@@ -92,7 +102,7 @@ async function signInOnScreen(
     }
     await check(screen, lines);
   } finally {
-    await tmux("kill-session", "-t", session).catch(() => {});
+    await tmux("kill-server").catch(() => {});
     await server.close();
     await cache.cleanup();
   }
@@ -195,6 +205,7 @@ Deno.test({
     const server = await startFakeServer();
     const cache = await tempCache();
     const session = `deviceflow-${crypto.randomUUID().slice(0, 8)}`;
+    socket = session;
     try {
       serveHostile(server);
       for (const name of ["alice", "bob"]) {
@@ -241,7 +252,7 @@ Deno.test({
         "at-alice-0123456789\n",
       );
     } finally {
-      await tmux("kill-session", "-t", session).catch(() => {});
+      await tmux("kill-server").catch(() => {});
       await server.close();
       await cache.cleanup();
     }
