@@ -1199,16 +1199,26 @@ export class TokenCache {
   }
 
   /**
-   * Whether an account is the active one of its authority and client: it is
-   * marked so, or it is the only account there.
+   * Which of a list of accounts are the active one of their authority and
+   * client: marked so, or the only account there. One read per authority
+   * and client, whatever the number of accounts.
    *
-   * @param account The account.
-   * @returns `true` when `token` would use it without being told which.
+   * @param accounts Accounts as {@linkcode TokenCache.getAccounts} lists them (all of each client).
+   * @returns For each account, `true` when `token` would use it without being told which.
    */
-  async isActive(account: AccountRef): Promise<boolean> {
-    const active = await this.getActiveAccount(account.authority, account.clientId);
-    if (active !== undefined) return active === account.homeAccountId;
-    return (await this.getAccounts(account)).length === 1;
+  async activeAmong(accounts: readonly AccountRef[]): Promise<boolean[]> {
+    const pairs = new Map<string, { active: string | undefined; count: number }>();
+    for (const a of accounts) {
+      const id = JSON.stringify([a.authority, a.clientId]);
+      const pair = pairs.get(id) ??
+        { active: await this.getActiveAccount(a.authority, a.clientId), count: 0 };
+      pair.count++;
+      pairs.set(id, pair);
+    }
+    return accounts.map((a) => {
+      const { active, count } = pairs.get(JSON.stringify([a.authority, a.clientId]))!;
+      return active !== undefined ? active === a.homeAccountId : count === 1;
+    });
   }
 
   /**
@@ -1476,8 +1486,9 @@ export class TokenCache {
     const all = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
     for (const entry of all) await this.#decode(entry);
     const accounts = await this.getAccounts();
+    const active = await this.activeAmong(accounts);
     const rows = [];
-    for (const account of accounts) {
+    for (const [i, account] of accounts.entries()) {
       const tokens = await this.getAccessTokens(account);
       rows.push({
         ...account,
@@ -1486,7 +1497,7 @@ export class TokenCache {
           ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
         })),
         hasRefreshToken: (await this.getRefreshToken(account)) !== undefined,
-        active: await this.isActive(account),
+        active: active[i]!,
       });
     }
     return { location: this.location, accounts: rows, skipped: this.skipped };

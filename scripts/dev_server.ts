@@ -571,22 +571,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       const deviceCode = isPoll ? form?.get("device_code") ?? undefined : undefined;
       if (deviceCode !== undefined) {
         record.deviceCode = deviceCode;
-        if (options.deny) {
+        const refusal = options.deny
+          ? ["access_denied", "the person declined the sign-in"]
+          : shouldSlowDown(pollStates.get(deviceCode), slowDown, record.time)
+          ? ["slow_down", "you are polling too quickly and should back off"]
+          : undefined;
+        if (refusal) {
           ctx.status = 400;
           ctx.set("Cache-Control", "no-store");
-          ctx.body = {
-            error: "access_denied",
-            error_description: "the person declined the sign-in",
-          };
-          return;
-        }
-        if (shouldSlowDown(pollStates.get(deviceCode), slowDown, record.time)) {
-          ctx.status = 400;
-          ctx.set("Cache-Control", "no-store");
-          ctx.body = {
-            error: "slow_down",
-            error_description: "you are polling too quickly and should back off",
-          };
+          ctx.body = { error: refusal[0], error_description: refusal[1] };
           return;
         }
       }

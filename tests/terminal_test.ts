@@ -32,6 +32,23 @@ async function tmux(...args: string[]): Promise<string> {
   return new TextDecoder().decode(output.stdout);
 }
 
+/** Starts the CLI in a new tmux session of the given size (it stays open 30 s after). */
+async function cliInTmux(session: string, columns: number, rows: number, args: string[]) {
+  const command = [Deno.execPath(), "run", "-A", "--unstable-kv", CLI, ...args]
+    .map((word) => `'${word}'`).join(" ");
+  await tmux(
+    "new-session",
+    "-d",
+    "-s",
+    session,
+    "-x",
+    String(columns),
+    "-y",
+    String(rows),
+    `${command}; sleep 30`,
+  );
+}
+
 /** The screen of a tmux session, once `ready` matches it. */
 async function screenWhen(session: string, ready: RegExp, timeoutMs = 15_000): Promise<string> {
   const until = Date.now() + timeoutMs;
@@ -68,27 +85,7 @@ async function signInOnScreen(
       },
       token: token === "503" ? { status: 503, body: "down" } : json(400, token),
     });
-    const command = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-kv",
-      CLI,
-      "login",
-      ...hostileArgs(server, cache.path),
-    ]
-      .map((word) => `'${word}'`).join(" ");
-    await tmux(
-      "new-session",
-      "-d",
-      "-s",
-      session,
-      "-x",
-      String(columns),
-      "-y",
-      String(rows),
-      `${command}; sleep 30`,
-    );
+    await cliInTmux(session, columns, rows, ["login", ...hostileArgs(server, cache.path)]);
     const screen = await screenWhen(
       session,
       /Waiting for the sign-in(?: in the browser)?: \d+:\d\d left/,
@@ -161,8 +158,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
-    signInOnScreen({ columns: 60, rows: 20, qr: false }, "503", async (_screen, lines) => {
-      void lines;
+    signInOnScreen({ columns: 60, rows: 20, qr: false }, "503", async () => {
       const session = (await tmux("list-sessions", "-F", "#{session_name}")).split("\n").find((s) =>
         s.startsWith("deviceflow-")
       )!;
@@ -221,28 +217,7 @@ Deno.test({
         );
         assert.equal((await runMain(["login", ...hostileArgs(server, cache.path)])).code, 0);
       }
-      const command = [
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--unstable-kv",
-        CLI,
-        "switch",
-        "--cache",
-        cache.path,
-      ]
-        .map((word) => `'${word}'`).join(" ");
-      await tmux(
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "100",
-        "-y",
-        "20",
-        `${command}; sleep 30`,
-      );
+      await cliInTmux(session, 100, 20, ["switch", "--cache", cache.path]);
       const asked = await screenWhen(session, /Switch to which account\? \[1-2\]:/);
       const aliceAt = asked.split("\n").find((l) => / alice /.test(l))!.trim().split(".")[0]!;
       await tmux("send-keys", "-t", session, aliceAt, "Enter");

@@ -54,7 +54,7 @@ Deno.test("kubectl with interactive: false and nothing cached: exit 3 at once, n
       env: { KUBERNETES_EXEC_INFO: EXEC_INFO(false) },
     });
     assert.equal(terminal.code, 3);
-    void cache;
+    assert.equal((await runMain(["accounts", "--cache", cache, "--json"])).stdout, "[]\n");
   }));
 
 Deno.test("kubectl with interactive: true signs in, and the credential has kubectl's version", () =>

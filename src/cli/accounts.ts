@@ -29,7 +29,7 @@ and --account names none ('deviceflow switch' changes it).`,
 async function accounts(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
     const list = await cache.getAccounts(accountFilter(values, io.env));
-    const active = await Promise.all(list.map((a) => cache.isActive(a)));
+    const active = await cache.activeAmong(list);
     if (values.json) {
       await io.stdout(jsonLine(list.map((a, i) => ({ ...accountJson(a), active: active[i] }))));
     } else if (list.length === 0) {

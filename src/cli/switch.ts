@@ -44,7 +44,7 @@ async function switchAccount(values: Values, io: GuardedIo): Promise<number> {
       ? only(namedAccounts(all, values.account as string), values.account as string)
       : all.length === 1
       ? all[0]!
-      : await ask(all, io, await Promise.all(all.map((a) => cache.isActive(a))));
+      : await ask(all, io, await cache.activeAmong(all));
     await cache.setActiveAccount(chosen);
     io.stderr(
       `Switched to ${oneLine(chosen.username)} (${oneLine(chosen.authority)}, client ${

@@ -72,7 +72,8 @@ export async function withTokens(
         if (!(error instanceof InteractionRequiredError)) throw error;
         // A sign-in started with login --no-wait and approved since: one poll, no prompt.
         const found = await pendingOf(cache, client);
-        const canSignIn = whoCanSignIn(values, io) === "person";
+        const who = whoCanSignIn(values, io);
+        const canSignIn = who === "person";
         if (found) {
           const done = await finishPending(client, cache, found, io, values, {
             onePoll: !canSignIn,
@@ -83,7 +84,7 @@ export async function withTokens(
             `The sign-in started with 'deviceflow login --no-wait' is not approved yet: open ${found.pending.verificationUri} and enter the code ${found.pending.userCode}, then run this again`,
           );
         }
-        if (!canSignIn) throw signInNeeded(error, client, values, io);
+        if (!canSignIn) throw signInNeeded(error, client, values, io, who);
         if (!values["json-events"]) io.stderr(`${error.message}\n`);
         return await signIn(client, settings.scopes, io, values, timeout, request.claims);
       }
@@ -136,6 +137,7 @@ function signInNeeded(
   client: DeviceFlowClient,
   values: Values,
   io: GuardedIo,
+  who: ReturnType<typeof whoCanSignIn>,
 ): InteractionRequiredError {
   const why = error.message.replace(/;? ?sign in (again|first)$/, "");
   const profile = (values.profile as string | undefined) ?? io.env("DEVICEFLOW_PROFILE");
@@ -144,9 +146,9 @@ function signInNeeded(
     : `--authority ${shellWord(client.authority)} --client-id ${shellWord(client.clientId)}`;
   const scopes = (values.scope as string[] | undefined)?.join(" ");
   const command = `deviceflow login ${server}${scopes ? ` --scope ${shellWord(scopes)}` : ""}`;
-  const how = whoCanSignIn(values, io) === "kubectl"
+  const how = who === "kubectl"
     ? `kubectl runs this non-interactively, so sign in with: ${command}`
-    : values["no-interactive"]
+    : who === "refused"
     ? `sign in again with: ${command}`
     : `there is no terminal to show a code on, so sign in with: ${command} (or pass --interactive)`;
   return new InteractionRequiredError(`${why}; ${how}`, error.serverError);
