@@ -26,7 +26,7 @@ import {
   seal,
   type Sealed,
   unseal,
-} from "./src/crypto.ts";
+} from "./src/cache/sealing.ts";
 import { CacheError } from "./src/errors.ts";
 import {
   MemoryStore,
@@ -34,14 +34,14 @@ import {
   type StoreAtomic,
   type StoreEntry,
   type StoreKey,
-} from "./src/kv_store.ts";
+} from "./src/cache/store.ts";
 import { defaultCachePath, dirOf } from "./src/paths.ts";
-import { cacheProblem, firstLine, isLocked } from "./src/cache_errors.ts";
+import { cacheProblem, firstLine, isLocked } from "./src/cache/errors.ts";
 import { isVisibleAscii } from "./src/untrusted.ts";
 import { isSecureUrl, unsafeAddressReason } from "./src/url_policy.ts";
 import { type Account, type Endpoints, type Provider, PROVIDERS } from "./src/types.ts";
 
-export { CacheKeyError } from "./src/crypto.ts";
+export { CacheKeyError } from "./src/cache/sealing.ts";
 
 // Bump when an entry's shape changes; older entries are then foreign and skipped.
 const NS = ["deviceflow", "v1"] as const;

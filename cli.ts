@@ -29,19 +29,19 @@ export { type CliIo, EXIT } from "./src/cli/io.ts";
 // Each command's module is loaded when it runs, so that `deviceflow token`
 // does not pay for the modules of the others at start-up.
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
-  login: async () => (await import("./src/cli/login.ts")).command,
-  token: async () => (await import("./src/cli/token.ts")).command,
-  accounts: async () => (await import("./src/cli/accounts.ts")).command,
-  logout: async () => (await import("./src/cli/logout.ts")).command,
-  switch: async () => (await import("./src/cli/switch.ts")).command,
-  status: async () => (await import("./src/cli/status.ts")).command,
-  "git-credential": async () => (await import("./src/cli/git_credential.ts")).command,
-  config: async () => (await import("./src/cli/config.ts")).command,
-  fetch: async () => (await import("./src/cli/fetch.ts")).command,
-  run: async () => (await import("./src/cli/run.ts")).command,
-  decode: async () => (await import("./src/cli/decode.ts")).command,
+  login: async () => (await import("./src/cli/commands/login.ts")).command,
+  token: async () => (await import("./src/cli/commands/token.ts")).command,
+  accounts: async () => (await import("./src/cli/commands/accounts.ts")).command,
+  logout: async () => (await import("./src/cli/commands/logout.ts")).command,
+  switch: async () => (await import("./src/cli/commands/switch.ts")).command,
+  status: async () => (await import("./src/cli/commands/status.ts")).command,
+  "git-credential": async () => (await import("./src/cli/commands/git_credential.ts")).command,
+  config: async () => (await import("./src/cli/commands/config.ts")).command,
+  fetch: async () => (await import("./src/cli/commands/fetch.ts")).command,
+  run: async () => (await import("./src/cli/commands/run.ts")).command,
+  decode: async () => (await import("./src/cli/commands/decode.ts")).command,
   completions: async () =>
-    (await import("./src/cli/completions.ts")).completionsCommand(loadCommands),
+    (await import("./src/cli/commands/completions.ts")).completionsCommand(loadCommands),
 };
 
 /** Every command, loaded: for the help and the completion scripts. */

@@ -29,13 +29,13 @@ export {
   type InitiateOptions,
   type PollOptions,
   type SilentOptions,
-} from "./src/client.ts";
+} from "./src/client/client.ts";
 export {
   type ApiFetchInit,
   type AuthChallenge,
   decodeClaimsChallenge,
   parseWwwAuthenticate,
-} from "./src/api_fetch.ts";
+} from "./src/client/api_fetch.ts";
 export {
   AuthorizationDeclinedError,
   CacheError,

@@ -15,9 +15,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { approveDeviceCode } from "./approve.ts";
-import { build, type Bundle, bundleArgs } from "./build.ts";
-import { type DevServer, startDevServer } from "./dev_server.ts";
+import { approveDeviceCode } from "../tests/support/approve.ts";
+import { build, type Bundle, bundleArgs } from "../tests/support/build.ts";
+import { type DevServer, startDevServer } from "../tests/support/dev_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;

@@ -9,8 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { approveDeviceCode } from "./approve.ts";
-import { startDevServer } from "./dev_server.ts";
+import { approveDeviceCode } from "../tests/support/approve.ts";
+import { startDevServer } from "../tests/support/dev_server.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 

@@ -8,13 +8,13 @@
 
 import assert from "node:assert/strict";
 import { type CliIo, main } from "../cli.ts";
-import { DeviceFlowClient } from "../src/client.ts";
+import { DeviceFlowClient } from "../src/client/client.ts";
 import { InvalidResponseError, ServerError } from "../src/errors.ts";
 import { type HttpResult, MAX_BODY_BYTES } from "../src/http.ts";
-import { parseErrorBody } from "../src/responses.ts";
+import { parseErrorBody } from "../src/protocol/responses.ts";
 import { redact } from "../src/redact.ts";
 import type { Options } from "../src/cli/args.ts";
-import { completionsCommand } from "../src/cli/completions.ts";
+import { completionsCommand } from "../src/cli/commands/completions.ts";
 import { FakeClock } from "./support/fake_clock.ts";
 import { json, rejection, ScriptedFetch, unsignedJwt } from "./support/scripted_fetch.ts";
 
@@ -132,18 +132,18 @@ Deno.test("a declared Content-Length over the limit is refused before any of the
 
 /** The module of each command `deviceflow --help` lists. */
 const COMMAND_MODULES: Readonly<Record<string, string>> = {
-  login: "../src/cli/login.ts",
-  token: "../src/cli/token.ts",
-  accounts: "../src/cli/accounts.ts",
-  logout: "../src/cli/logout.ts",
-  switch: "../src/cli/switch.ts",
-  status: "../src/cli/status.ts",
-  "git-credential": "../src/cli/git_credential.ts",
-  config: "../src/cli/config.ts",
-  fetch: "../src/cli/fetch.ts",
-  run: "../src/cli/run.ts",
-  decode: "../src/cli/decode.ts",
-  completions: "../src/cli/completions.ts",
+  login: "../src/cli/commands/login.ts",
+  token: "../src/cli/commands/token.ts",
+  accounts: "../src/cli/commands/accounts.ts",
+  logout: "../src/cli/commands/logout.ts",
+  switch: "../src/cli/commands/switch.ts",
+  status: "../src/cli/commands/status.ts",
+  "git-credential": "../src/cli/commands/git_credential.ts",
+  config: "../src/cli/commands/config.ts",
+  fetch: "../src/cli/commands/fetch.ts",
+  run: "../src/cli/commands/run.ts",
+  decode: "../src/cli/commands/decode.ts",
+  completions: "../src/cli/commands/completions.ts",
 };
 
 /** Arguments a command needs besides options, so that the option is what fails. */

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cacheProblem } from "../src/cache_errors.ts";
+import { cacheProblem } from "../src/cache/errors.ts";
 import { startFakeServer } from "./support/fake_server.ts";
 import { type CliRun, runMain } from "./support/cli_harness.ts";
 import { hostileArgs, serveHostile } from "./support/hostile_server.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TokenCache } from "../cache.ts";
-import { DeviceFlowClient, type DeviceFlowClientOptions } from "../src/client.ts";
+import { DeviceFlowClient, type DeviceFlowClientOptions } from "../src/client/client.ts";
 import {
   InteractionRequiredError,
   InvalidResponseError,

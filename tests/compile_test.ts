@@ -9,8 +9,7 @@
 
 import assert from "node:assert/strict";
 import { EXIT } from "../cli.ts";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { build, BuildError, checkBundle, denoDir } from "../scripts/build.ts";
+import { approveDeviceCode } from "./support/approve.ts";
 import {
   binaryName,
   compileArgs,
@@ -18,8 +17,8 @@ import {
   PERMISSIONS,
   sha256sums,
   TARGETS,
-} from "../scripts/compile.ts";
-import { startDevServer } from "../scripts/dev_server.ts";
+} from "./support/compile.ts";
+import { startDevServer } from "./support/dev_server.ts";
 import { ENV_VARIABLES } from "../src/cli/permissions.ts";
 import { VERSION } from "../src/version.ts";
 import { type CliRun, completeSignIn, runMain } from "./support/cli_harness.ts";
@@ -158,14 +157,25 @@ Deno.test("SHA256SUMS is in the form sha256sum -c checks", async () => {
   });
 });
 
+/** This Deno's cache directory (DENO_DIR), as `deno info` names it. */
+async function denoCacheDir(): Promise<string> {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  })
+    .output();
+  return JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
+}
+
 /**
  * A fresh Deno cache that has only the esbuild deno bundle runs, as on a
  * machine that has built before: no base runtime in it.
  */
 async function cacheWithEsbuild(dir: string): Promise<string> {
   // Building once puts esbuild in this process's Deno cache, if it was not there.
-  await build(`${dir}/seed/deviceflow.js`);
-  const from = `${await denoDir()}/dl`;
+  const seeded = await buildTask(["--out", `${dir}/seed/deviceflow.js`]);
+  assert.equal(seeded.code, 0, seeded.stderr);
+  const from = `${await denoCacheDir()}/dl`;
   const fresh = `${dir}/deno`;
   await Deno.mkdir(`${fresh}/dl`, { recursive: true });
   for await (const entry of Deno.readDir(from)) {
@@ -378,19 +388,20 @@ Deno.test("a bundle that would import a module of the repository at run time, or
       lazy,
       `export const load = () => import("./src/cli/token.ts");\nif (import.meta.main) console.log("deviceflow ${VERSION}: ");\n`,
     );
-    await assert.rejects(
-      checkBundle(lazy),
-      (error: Error) =>
-        error instanceof BuildError &&
-        error.message ===
-          `${lazy} still imports file://${dir}/src/cli/token.ts at run time; every module cli.ts loads must be imported with a string literal`,
+    const lazyCheck = await buildTask(["--check", lazy]);
+    assert.equal(lazyCheck.code, 1);
+    assert.equal(
+      lazyCheck.stderr,
+      `build: ${lazy} still imports file://${dir}/src/cli/token.ts at run time; every module cli.ts loads must be imported with a string literal\n`,
     );
     const silent = `${dir}/silent.js`;
     await Deno.writeTextFile(silent, `import "node:sqlite";\nexport const main = () => 0;\n`);
-    await assert.rejects(checkBundle(silent), {
-      name: "BuildError",
-      message: `${silent} does not run as deviceflow: --help exited 0 and printed nothing`,
-    });
+    const silentCheck = await buildTask(["--check", silent]);
+    assert.equal(silentCheck.code, 1);
+    assert.equal(
+      silentCheck.stderr,
+      `build: ${silent} does not run as deviceflow: --help exited 0 and printed nothing\n`,
+    );
   });
 });
 

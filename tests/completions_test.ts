@@ -23,7 +23,7 @@ async function commands(): Promise<Map<string, Command>> {
   const found = new Map<string, Command>();
   for (const name of names) {
     // Each command lives in src/cli/<name>.ts and exports `command`.
-    const module = await import(`../src/cli/${name.replaceAll("-", "_")}.ts`);
+    const module = await import(`../src/cli/commands/${name.replaceAll("-", "_")}.ts`);
     found.set(name, module.command ?? module.completionsCommand?.(() => Promise.resolve({})));
   }
   return found;

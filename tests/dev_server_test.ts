@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "./support/dev_server.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const SCOPE = "openid profile email offline_access";

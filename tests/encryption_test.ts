@@ -13,7 +13,7 @@ import {
   type PendingDeviceCode,
   TokenCache,
 } from "../cache.ts";
-import { defaultKeyFile, importCacheKey, isSealed, parseKey } from "../src/crypto.ts";
+import { defaultKeyFile, importCacheKey, isSealed, parseKey } from "../src/cache/sealing.ts";
 import { runMain, spawnCli } from "./support/cli_harness.ts";
 
 const POSIX = Deno.build.os !== "windows";

@@ -14,8 +14,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { startDevServer } from "./support/dev_server.ts";
 import {
   type Fault,
   type FaultMatch,

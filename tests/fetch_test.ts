@@ -6,10 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { startDevServer } from "../scripts/dev_server.ts";
+import { startDevServer } from "./support/dev_server.ts";
 import { TokenCache } from "../cache.ts";
 import { DeviceFlowClient, InteractionRequiredError, parseWwwAuthenticate } from "../mod.ts";
-import { decodeClaimsChallenge } from "../src/api_fetch.ts";
+import { decodeClaimsChallenge } from "../src/client/api_fetch.ts";
 import { type FakeServer, json, startFakeServer } from "./support/fake_server.ts";
 import { runMain, tempCache } from "./support/cli_harness.ts";
 import {

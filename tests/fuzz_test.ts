@@ -8,10 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { describeReport, fuzz } from "../scripts/fuzz.ts";
+import { describeReport, fuzz } from "./support/fuzz.ts";
 import type { HttpResult } from "../src/http.ts";
 import { redact } from "../src/redact.ts";
-import { parseDeviceAuthorization, parseErrorBody, parseTokenResponse } from "../src/responses.ts";
+import {
+  parseDeviceAuthorization,
+  parseErrorBody,
+  parseTokenResponse,
+} from "../src/protocol/responses.ts";
 
 /** Sized to keep CI quick; `deno task fuzz` runs 200,000 or more. */
 const BODIES = 10_000;

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import type { DevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import type { DevServer } from "./support/dev_server.ts";
 import { TokenCache } from "../cache.ts";
 import {
   devServerTest,

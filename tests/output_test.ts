@@ -6,10 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { type DevServer, startDevServer } from "./support/dev_server.ts";
 import { type CliIo, main } from "../cli.ts";
-import { parseCredentialRequest } from "../src/cli/git_credential.ts";
+import { parseCredentialRequest } from "../src/cli/commands/git_credential.ts";
 import {
   devServerTest,
   runMain,
@@ -81,7 +81,7 @@ Deno.test({
 });
 
 Deno.test("shell quoting survives quotes in values", async () => {
-  const { shellQuote } = await import("../src/cli/token.ts");
+  const { shellQuote } = await import("../src/cli/commands/token.ts");
   const value = `it's "quoted" $HOME \`x\``;
   const out = await new Deno.Command("sh", {
     args: ["-c", `printf %s ${shellQuote(value)}`],

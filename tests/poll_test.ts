@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeviceFlowClient } from "../src/client.ts";
+import { DeviceFlowClient } from "../src/client/client.ts";
 import {
   AuthorizationDeclinedError,
   CancelledError,
@@ -9,7 +9,7 @@ import {
   ServerError,
   TimeoutError,
 } from "../src/errors.ts";
-import { MAX_CONSECUTIVE_FAILURES } from "../src/poll.ts";
+import { MAX_CONSECUTIVE_FAILURES } from "../src/protocol/poll.ts";
 import type { DeviceCode, PollEvent } from "../src/types.ts";
 import { FakeClock } from "./support/fake_clock.ts";
 import {

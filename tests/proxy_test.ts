@@ -13,8 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "./support/dev_server.ts";
 import { findPrompt } from "./support/cli_harness.ts";
 import { type ConnectProxy, startConnectProxy } from "./support/connect_proxy.ts";
 import { TEST_SERVER_CERT, TEST_SERVER_KEY, writeTestCa } from "./support/test_tls.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test-only; the library keeps no import map
 import jsQRModule from "npm:jsqr@1.4.0";
-import { encodeQr, type QrCode, type QrEcc, qrWidth, renderQr } from "../src/qr.ts";
+import { encodeQr, type QrCode, type QrEcc, qrWidth, renderQr } from "../src/cli/qr.ts";
 
 // jsqr is a UMD bundle whose module.exports is the function itself, while its
 // types describe an ES module with a default export.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeviceFlowClient } from "../src/client.ts";
+import { DeviceFlowClient } from "../src/client/client.ts";
 import { InvalidResponseError } from "../src/errors.ts";
 import { MAX_BODY_BYTES } from "../src/http.ts";
 import type { Provider } from "../src/types.ts";

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startDevServer } from "../scripts/dev_server.ts";
+import { startDevServer } from "./support/dev_server.ts";
 import { startFakeServer } from "./support/fake_server.ts";
 import { runMain, tempCache } from "./support/cli_harness.ts";
 import { signInDev, signInFake } from "./support/signed_in.ts";

@@ -11,8 +11,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { type DevServer, startDevServer } from "./support/dev_server.ts";
 import { TokenCache } from "../cache.ts";
 import { findPrompt } from "./support/cli_harness.ts";
 import { type ConnectProxy, exchangeText, startConnectProxy } from "./support/connect_proxy.ts";

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { type DevServer, startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { type DevServer, startDevServer } from "./support/dev_server.ts";
 import {
   devServerTest,
   findPrompt,

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import type { DevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import type { DevServer } from "./support/dev_server.ts";
 import { devServerTest, runCli, runMain, startMain, withDevServer } from "./support/cli_harness.ts";
 
 const opts = devServerTest;

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../scripts/approve.ts";
-import { startDevServer } from "../scripts/dev_server.ts";
+import { approveDeviceCode } from "./support/approve.ts";
+import { startDevServer } from "./support/dev_server.ts";
 import { type CliRun, completeSignIn } from "./support/cli_harness.ts";
 import { serveFiles } from "./support/file_server.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import { ArgvError, type OptionSpecs, parseArgv } from "./argv.ts";
-import { type Config, ConfigError, type Profile, readConfig } from "../config.ts";
+import { type Config, ConfigError, type Profile, readConfig } from "./config_file.ts";
 import { didYouMean } from "../suggest.ts";
 import { MissingPermissionsError, requirePermissions } from "./permissions.ts";
 import { isLoopback } from "../url_policy.ts";

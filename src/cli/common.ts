@@ -12,8 +12,12 @@ import {
   kvAvailable,
   TokenCache,
 } from "../../cache.ts";
-import { defaultKeyFile, findCacheKey, type FoundKey } from "../crypto.ts";
-import { accountMatches, DeviceFlowClient, type DeviceFlowClientOptions } from "../client.ts";
+import { defaultKeyFile, findCacheKey, type FoundKey } from "../cache/sealing.ts";
+import {
+  accountMatches,
+  DeviceFlowClient,
+  type DeviceFlowClientOptions,
+} from "../client/client.ts";
 import {
   CacheError,
   DeviceFlowError,
@@ -33,7 +37,7 @@ import {
   UsageError,
   type Values,
 } from "./args.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "./config_file.ts";
 import { dirOf } from "../paths.ts";
 import { type CliIo, EXIT } from "./io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "./format.ts";

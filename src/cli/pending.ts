@@ -8,7 +8,7 @@
  */
 
 import type { PendingDeviceCode, TokenCache } from "../../cache.ts";
-import type { DeviceFlowClient } from "../client.ts";
+import type { DeviceFlowClient } from "../client/client.ts";
 import { DeviceFlowError, InteractionRequiredError, TimeoutError } from "../errors.ts";
 import type { DeviceCode, TokenResult } from "../types.ts";
 import type { Values } from "./args.ts";

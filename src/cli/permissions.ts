@@ -86,7 +86,7 @@ export function envGranted(variable: string): boolean {
 
 /**
  * Every environment variable the CLI reads: what `--allow-env` needs to list
- * for all of its features (`scripts/compile.ts` grants exactly these).
+ * for all of its features (`deno task compile` grants exactly these).
  */
 export const ENV_VARIABLES: readonly string[] = [
   "DEVICEFLOW_AUTHORITY",

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { encodeQr, qrWidth, renderQr } from "../qr.ts";
+import { encodeQr, qrWidth, renderQr } from "./qr.ts";
 import type { Account, DeviceCode, PollEvent } from "../types.ts";
 import { type CliControl, displayWidth, jsonLine, oneLine, truncate, wrap } from "./format.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import { type CliIo, main } from "../../cli.ts";
-import { type DevServer, type DevServerOptions, startDevServer } from "../../scripts/dev_server.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "./dev_server.ts";
 
 /** What a run of the CLI produced. */
 export interface CliRun {

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { type DevServer, type DevServerOptions, startDevServer } from "../../scripts/dev_server.ts";
+import { type DevServer, type DevServerOptions, startDevServer } from "./dev_server.ts";
 import { _concat, _HEAD_END, _indexOf, _writeAll } from "./fake_server.ts";
 
 /** Which requests a fault applies to; every given field must match. */

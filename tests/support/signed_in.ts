@@ -8,8 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { approveDeviceCode } from "../../scripts/approve.ts";
-import type { DevServer } from "../../scripts/dev_server.ts";
+import { approveDeviceCode } from "./approve.ts";
+import type { DevServer } from "./dev_server.ts";
 import { type CliIo, main } from "../../cli.ts";
 import { discoveryDocument, type FakeRequest, type FakeServer, json } from "./fake_server.ts";
 import { runMain, startMain } from "./cli_harness.ts";

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { CACHE_OPTIONS, SERVER, type Values } from "./args.ts";
-import { accountFilter, accountJson, type Command, withCache } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine, table } from "./format.ts";
+import { CACHE_OPTIONS, SERVER, type Values } from "../args.ts";
+import { accountFilter, accountJson, type Command, withCache } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine, table } from "../format.ts";
 
 const OPTIONS = {
   ...CACHE_OPTIONS,

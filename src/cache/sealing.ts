@@ -10,7 +10,7 @@
  * @module
  */
 
-import { CacheError } from "./errors.ts";
+import { CacheError } from "../errors.ts";
 
 /** A secret as the cache stores it when it is encrypted. */
 export interface Sealed {

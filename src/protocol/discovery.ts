@@ -6,11 +6,11 @@
  * @module
  */
 
-import { DeviceFlowError, InvalidResponseError, ServerError } from "./errors.ts";
-import { getJson, type HttpContext, type HttpResult, unavailable } from "./http.ts";
+import { DeviceFlowError, InvalidResponseError, ServerError } from "../errors.ts";
+import { getJson, type HttpContext, type HttpResult, unavailable } from "../http.ts";
 import { parseErrorBody } from "./responses.ts";
-import type { Endpoints, Provider } from "./types.ts";
-import { clip, secureUrl } from "./url_policy.ts";
+import type { Endpoints, Provider } from "../types.ts";
+import { clip, secureUrl } from "../url_policy.ts";
 
 const ENTRA_HOSTS = new Set([
   "login.microsoftonline.com",

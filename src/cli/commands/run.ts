@@ -4,12 +4,12 @@
  * @module
  */
 
-import type { TokenResult } from "../types.ts";
-import { UsageError, type Values } from "./args.ts";
-import type { Command } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT, interrupts } from "./io.ts";
-import { type GuardedIo, jsonLine } from "./format.ts";
+import type { TokenResult } from "../../types.ts";
+import { UsageError, type Values } from "../args.ts";
+import type { Command } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT, interrupts } from "../io.ts";
+import { type GuardedIo, jsonLine } from "../format.ts";
 import { TOKEN_OPTIONS, withToken } from "./token.ts";
 
 /** Signals passed on to the command. */

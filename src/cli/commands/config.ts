@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type Config, ConfigError } from "../config.ts";
-import { defaultConfigPath, dirOf } from "../paths.ts";
+import { type Config, ConfigError } from "../config_file.ts";
+import { defaultConfigPath, dirOf } from "../../paths.ts";
 import {
   cacheLocation,
   COMMON,
@@ -19,12 +19,12 @@ import {
   type Source,
   UsageError,
   type Values,
-} from "./args.ts";
-import type { Command } from "./common.ts";
-import { COMMON_HELP, SERVER_HELP } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine, oneLine, table } from "./format.ts";
-import { MissingPermissionsError } from "./permissions.ts";
+} from "../args.ts";
+import type { Command } from "../common.ts";
+import { COMMON_HELP, SERVER_HELP } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine, oneLine, table } from "../format.ts";
+import { MissingPermissionsError } from "../permissions.ts";
 
 const MASK = "********";
 

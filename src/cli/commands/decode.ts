@@ -4,11 +4,11 @@
  * @module
  */
 
-import { decodeBase64Url, decodeJwt } from "../jwt.ts";
-import { UsageError, type Values } from "./args.ts";
-import type { Command } from "./common.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine } from "./format.ts";
+import { decodeBase64Url, decodeJwt } from "../../jwt.ts";
+import { UsageError, type Values } from "../args.ts";
+import type { Command } from "../common.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine } from "../format.ts";
 
 const HELP = `Usage: deviceflow decode [TOKEN | -]
 

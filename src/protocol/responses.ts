@@ -6,11 +6,11 @@
  * @module
  */
 
-import { InvalidResponseError, type ServerErrorDetails } from "./errors.ts";
-import type { HttpResult } from "./http.ts";
-import { redact, registerSecret } from "./redact.ts";
-import { isVisibleAscii, plainText } from "./untrusted.ts";
-import { unsafeAddressReason } from "./url_policy.ts";
+import { InvalidResponseError, type ServerErrorDetails } from "../errors.ts";
+import type { HttpResult } from "../http.ts";
+import { redact, registerSecret } from "../redact.ts";
+import { isVisibleAscii, plainText } from "../untrusted.ts";
+import { unsafeAddressReason } from "../url_policy.ts";
 
 /** RFC 8628 section 3.5: the interval when the server names none. */
 export const DEFAULT_INTERVAL_SECONDS = 5;

@@ -4,16 +4,16 @@
  * @module
  */
 
-import { bearerError, fetchWithToken, type TokenSource } from "../api_fetch.ts";
-import { secureUrl } from "../url_policy.ts";
-import { redact } from "../redact.ts";
-import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../http.ts";
-import { CancelledError, NetworkError } from "../errors.ts";
-import { UsageError, type Values } from "./args.ts";
-import { type Command, permittedFetch, requestTimeouts, verboseFetch } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
+import { bearerError, fetchWithToken, type TokenSource } from "../../client/api_fetch.ts";
+import { secureUrl } from "../../url_policy.ts";
+import { redact } from "../../redact.ts";
+import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../../http.ts";
+import { CancelledError, NetworkError } from "../../errors.ts";
+import { UsageError, type Values } from "../args.ts";
+import { type Command, permittedFetch, requestTimeouts, verboseFetch } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

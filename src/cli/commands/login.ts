@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { PendingDeviceCode, TokenCache } from "../../cache.ts";
-import type { DeviceFlowClient } from "../client.ts";
-import { ExpiredTokenError, InteractionRequiredError } from "../errors.ts";
+import type { PendingDeviceCode, TokenCache } from "../../../cache.ts";
+import type { DeviceFlowClient } from "../../client/client.ts";
+import { ExpiredTokenError, InteractionRequiredError } from "../../errors.ts";
 import {
   COMMON,
   seconds,
@@ -17,7 +17,7 @@ import {
   SIGN_IN,
   UsageError,
   type Values,
-} from "./args.ts";
+} from "../args.ts";
 import {
   accountClient,
   type Command,
@@ -26,11 +26,11 @@ import {
   signIn,
   summary,
   withCache,
-} from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine } from "./format.ts";
-import { finishPending } from "./pending.ts";
+} from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine } from "../format.ts";
+import { finishPending } from "../pending.ts";
 
 async function login(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { registerSecret } from "./redact.ts";
-import { didYouMean } from "./suggest.ts";
-import { type Provider, PROVIDERS } from "./types.ts";
+import { registerSecret } from "../redact.ts";
+import { didYouMean } from "../suggest.ts";
+import { type Provider, PROVIDERS } from "../types.ts";
 
 /** One named set of settings in the config file. */
 export interface Profile {

@@ -15,10 +15,10 @@ import {
   NetworkError,
   ServerError,
   TimeoutError,
-} from "./errors.ts";
-import { type HttpResult, retryAfter, unavailable } from "./http.ts";
+} from "../errors.ts";
+import { type HttpResult, retryAfter, unavailable } from "../http.ts";
 import { intervalInErrorBody, parseErrorBody } from "./responses.ts";
-import type { Clock, DeviceCode, PollEvent } from "./types.ts";
+import type { Clock, DeviceCode, PollEvent } from "../types.ts";
 
 /** How many failed polls in a row (network or 5xx) end the wait. */
 export const MAX_CONSECUTIVE_FAILURES = 6;

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { InvalidResponseError } from "./errors.ts";
-import { decodeBase64Url, decodeJwt } from "./jwt.ts";
+import { InvalidResponseError } from "../errors.ts";
+import { decodeBase64Url, decodeJwt } from "../jwt.ts";
 import type { ParsedTokenResponse } from "./responses.ts";
-import type { Account, Provider, TokenResult } from "./types.ts";
-import { clip } from "./url_policy.ts";
+import type { Account, Provider, TokenResult } from "../types.ts";
+import { clip } from "../url_policy.ts";
 
 /** What identifies the client and server a token came from. */
 export interface TokenSource {

@@ -6,13 +6,13 @@
  * @module
  */
 
-import { isGitHost } from "../config.ts";
-import { isLoopback } from "../url_policy.ts";
-import { selectProfile, UsageError, type Values } from "./args.ts";
-import type { Command } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import type { GuardedIo } from "./format.ts";
+import { isGitHost } from "../config_file.ts";
+import { isLoopback } from "../../url_policy.ts";
+import { selectProfile, UsageError, type Values } from "../args.ts";
+import type { Command } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import type { GuardedIo } from "../format.ts";
 import { TOKEN_OPTIONS, withTokens } from "./token.ts";
 
 /**

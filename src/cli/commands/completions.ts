@@ -5,11 +5,11 @@
  * @module
  */
 
-import { PROVIDERS } from "../types.ts";
-import { UsageError, type Values } from "./args.ts";
-import type { Command } from "./common.ts";
-import { EXIT } from "./io.ts";
-import type { GuardedIo } from "./format.ts";
+import { PROVIDERS } from "../../types.ts";
+import { UsageError, type Values } from "../args.ts";
+import type { Command } from "../common.ts";
+import { EXIT } from "../io.ts";
+import type { GuardedIo } from "../format.ts";
 import { FORMATS } from "./token.ts";
 
 /** The shells there is a completion script for. */

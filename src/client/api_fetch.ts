@@ -7,9 +7,9 @@
  * @module
  */
 
-import { secureUrl } from "./url_policy.ts";
-import { decodeBase64Url } from "./jwt.ts";
-import type { Account, DeviceCode, TokenResult } from "./types.ts";
+import { secureUrl } from "../url_policy.ts";
+import { decodeBase64Url } from "../jwt.ts";
+import type { Account, DeviceCode, TokenResult } from "../types.ts";
 
 /**
  * The `init` of {@linkcode DeviceFlowClient.fetch}: a `RequestInit` plus which token to send.

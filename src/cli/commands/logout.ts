@@ -4,13 +4,13 @@
  * @module
  */
 
-import type { DeviceFlowClient } from "../client.ts";
-import { InteractionRequiredError } from "../errors.ts";
-import { CACHE_OPTIONS, COMMON, SERVER, serverSettings, UsageError, type Values } from "./args.ts";
-import { accountClient, accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, oneLine } from "./format.ts";
+import type { DeviceFlowClient } from "../../client/client.ts";
+import { InteractionRequiredError } from "../../errors.ts";
+import { CACHE_OPTIONS, COMMON, SERVER, serverSettings, UsageError, type Values } from "../args.ts";
+import { accountClient, accountFilter, type Command, namedAccounts, withCache } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, oneLine } from "../format.ts";
 
 const OPTIONS = {
   ...CACHE_OPTIONS,

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { CACHE_OPTIONS, type Values } from "./args.ts";
-import { accountJson, type Command, withCache } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine, oneLine } from "./format.ts";
+import { CACHE_OPTIONS, type Values } from "../args.ts";
+import { accountJson, type Command, withCache } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
 
 const OPTIONS = { ...CACHE_OPTIONS, json: { type: "boolean" } } as const;
 

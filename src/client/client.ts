@@ -5,16 +5,16 @@
  * @module
  */
 
-import { type CachedAccessToken, type CachedAccount, scopeKey, TokenCache } from "../cache.ts";
+import { type CachedAccessToken, type CachedAccount, scopeKey, TokenCache } from "../../cache.ts";
 import { type ApiFetchInit, fetchWithToken, requestInit, type TokenSource } from "./api_fetch.ts";
-import { systemClock } from "./clock.ts";
+import { systemClock } from "../clock.ts";
 import {
   discoverEndpoints,
   guessProvider,
   PRESET_AUTHORITIES,
   presetEndpoints,
-} from "./endpoints.ts";
-import { secureUrl } from "./url_policy.ts";
+} from "../protocol/discovery.ts";
+import { secureUrl } from "../url_policy.ts";
 import {
   CacheError,
   DeviceFlowError,
@@ -22,7 +22,7 @@ import {
   InvalidResponseError,
   NetworkError,
   ServerError,
-} from "./errors.ts";
+} from "../errors.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -32,11 +32,15 @@ import {
   MAX_RETRY_AFTER_MS,
   postForm,
   unavailable,
-} from "./http.ts";
-import { pollForToken } from "./poll.ts";
-import { parseDeviceAuthorization, parseErrorBody, parseTokenResponse } from "./responses.ts";
-import { registerSecret } from "./redact.ts";
-import { buildTokenResult, type ProfileHint } from "./token_result.ts";
+} from "../http.ts";
+import { pollForToken } from "../protocol/poll.ts";
+import {
+  parseDeviceAuthorization,
+  parseErrorBody,
+  parseTokenResponse,
+} from "../protocol/responses.ts";
+import { registerSecret } from "../redact.ts";
+import { buildTokenResult, type ProfileHint } from "../protocol/token_result.ts";
 import {
   type Account,
   type Clock,
@@ -46,8 +50,8 @@ import {
   type Provider,
   PROVIDERS,
   type TokenResult,
-} from "./types.ts";
-import { VERSION } from "./version.ts";
+} from "../types.ts";
+import { VERSION } from "../version.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** The scopes OpenID Connect servers get unless told not to, as MSAL does. */

@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { DeviceFlowClient } from "../client.ts";
-import { InteractionRequiredError } from "../errors.ts";
-import { finishPending, pendingOf } from "./pending.ts";
-import type { TokenResult } from "../types.ts";
+import type { DeviceFlowClient } from "../../client/client.ts";
+import { InteractionRequiredError } from "../../errors.ts";
+import { finishPending, pendingOf } from "../pending.ts";
+import type { TokenResult } from "../../types.ts";
 import {
   COMMON,
   type Options,
@@ -17,11 +17,11 @@ import {
   SIGN_IN,
   UsageError,
   type Values,
-} from "./args.ts";
-import { accountJson, clientFromCache, type Command, signIn, withCache } from "./common.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
-import { type GuardedIo, jsonLine } from "./format.ts";
+} from "../args.ts";
+import { accountJson, clientFromCache, type Command, signIn, withCache } from "../common.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
+import { type GuardedIo, jsonLine } from "../format.ts";
 
 /** The output formats of `token`. */
 export const FORMATS = ["raw", "json", "env", "header", "exec-credential"] as const;

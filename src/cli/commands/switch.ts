@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { CachedAccount } from "../../cache.ts";
-import { InteractionRequiredError } from "../errors.ts";
-import { CACHE_OPTIONS, SERVER, UsageError, type Values } from "./args.ts";
-import { accountFilter, type Command, namedAccounts, withCache } from "./common.ts";
-import { type GuardedIo, oneLine } from "./format.ts";
-import { commandHelp } from "./help.ts";
-import { EXIT } from "./io.ts";
+import type { CachedAccount } from "../../../cache.ts";
+import { InteractionRequiredError } from "../../errors.ts";
+import { CACHE_OPTIONS, SERVER, UsageError, type Values } from "../args.ts";
+import { accountFilter, type Command, namedAccounts, withCache } from "../common.ts";
+import { type GuardedIo, oneLine } from "../format.ts";
+import { commandHelp } from "../help.ts";
+import { EXIT } from "../io.ts";
 
 const OPTIONS = {
   ...CACHE_OPTIONS,
