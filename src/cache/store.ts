@@ -27,7 +27,8 @@ export interface StoreAtomic {
 /** What the cache needs of a key-value store. */
 export interface Store {
   get<T = unknown>(key: StoreKey): Promise<StoreEntry<T>>;
-  list<T = unknown>(prefix: StoreKey): AsyncIterable<StoreEntry<T>>;
+  /** The entries under a prefix, in key order; at most `limit` of them when given. */
+  list<T = unknown>(prefix: StoreKey, options?: { limit?: number }): AsyncIterable<StoreEntry<T>>;
   set(key: StoreKey, value: unknown, options?: { expireIn?: number }): Promise<unknown>;
   delete(key: StoreKey): Promise<void>;
   atomic(): StoreAtomic;
@@ -63,10 +64,11 @@ export class MemoryStore implements Store {
     );
   }
 
-  async *list<T>(prefix: StoreKey): AsyncIterable<StoreEntry<T>> {
+  async *list<T>(prefix: StoreKey, options: { limit?: number } = {}): AsyncIterable<StoreEntry<T>> {
     const matches = [...this.#entries.values()]
       .filter((entry) => startsWith(entry.key, prefix))
-      .sort((a, b) => keyId(a.key) < keyId(b.key) ? -1 : 1);
+      .sort((a, b) => keyId(a.key) < keyId(b.key) ? -1 : 1)
+      .slice(0, options.limit);
     for (const entry of matches) {
       yield {
         key: entry.key,

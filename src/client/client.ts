@@ -5,7 +5,20 @@
  * @module
  */
 
-import { type CachedAccessToken, type CachedAccount, scopeKey, TokenCache } from "../../cache.ts";
+import { TokenCache } from "../cache/token_cache.ts";
+import type { CachedAccessToken, CachedAccount } from "../cache/types.ts";
+import { OIDC_SCOPES, resourceScopes, scopeKey, splitScopes } from "../scopes.ts";
+import {
+  cachedToken,
+  DEFAULT_MIN_TTL_SECONDS,
+  findAccount,
+  isFresh,
+  publicAccount,
+  resultFromCache,
+} from "./silent.ts";
+
+export { accountMatches, DEFAULT_MIN_TTL_SECONDS } from "./silent.ts";
+export { OIDC_SCOPES } from "../scopes.ts";
 import { type ApiFetchInit, fetchWithToken, requestInit, type TokenSource } from "./api_fetch.ts";
 import { systemClock } from "../clock.ts";
 import {
@@ -54,14 +67,8 @@ import {
 import { VERSION } from "../version.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-/** The scopes OpenID Connect servers get unless told not to, as MSAL does. */
-export const OIDC_SCOPES: readonly string[] = ["openid", "profile", "offline_access"];
-// Scopes that name no resource: they are not compared when matching cached tokens.
-const NON_RESOURCE_SCOPES = new Set(["openid", "profile", "offline_access", "email"]);
 /** Cached metadata is used for this long before it is fetched again. */
 const METADATA_TTL_MS = 24 * 60 * 60 * 1000;
-/** How long an access token must still live to be returned from the cache, by default. */
-export const DEFAULT_MIN_TTL_SECONDS = 300;
 
 /**
  * The options of {@linkcode DeviceFlowClient}.
@@ -646,7 +653,7 @@ export class DeviceFlowClient {
    * @throws {InteractionRequiredError} When no cached account matches.
    */
   async setActiveAccount(account: Account | string): Promise<Account> {
-    const found = await this.#findAccount(account);
+    const found = await findAccount(this.cache, this, account);
     await this.cache.setActiveAccount(found);
     return publicAccount(found);
   }
@@ -704,20 +711,15 @@ export class DeviceFlowClient {
   async acquireTokenSilent(options: SilentOptions = {}): Promise<TokenResult> {
     const minTtl = options.minTtl ?? DEFAULT_MIN_TTL_SECONDS;
     if (!(minTtl >= 0)) throw new TypeError("Cannot acquire a token: minTtl must be >= 0 seconds");
-    const account = await this.#findAccount(options.account);
-    const wanted = resourceScopes(this.#splitScopes(options.scopes));
+    const account = await findAccount(this.cache, this, options.account);
+    const wanted = resourceScopes(splitScopes(options.scopes));
     const startedAt = this.#clock.now();
     const fresh = (token: CachedAccessToken | undefined, after?: number) =>
-      // Strictly after: a token cached in the same millisecond as the call began
-      // is the one forceRefresh or claims asked to replace.
-      token !== undefined && (after === undefined || token.cachedAt > after) &&
-      (token.expiresAt === undefined ||
-        token.expiresAt - effectiveMinTtl(token, minTtl * 1000) > this.#clock.now()) &&
-      (token.refreshAt === undefined || token.refreshAt > this.#clock.now());
+      isFresh(token, minTtl * 1000, this.#clock.now(), after);
 
     if (!options.forceRefresh && !options.claims) {
-      const cached = await this.#cachedToken(account, wanted);
-      if (fresh(cached)) return this.#fromCache(account, cached!);
+      const cached = await cachedToken(this.cache, account, wanted);
+      if (fresh(cached)) return resultFromCache(this.cache, account, cached!);
     }
     const key = `refresh:${account.homeAccountId}:${scopeKey(wanted)}:${options.claims ?? ""}`;
     return this.#once(
@@ -791,69 +793,6 @@ export class DeviceFlowClient {
 
   // ------------------------------------------------------------------ internals
 
-  async #findAccount(wanted: Account | string | undefined): Promise<CachedAccount> {
-    const accounts = await this.cache.getAccounts({
-      authority: this.authority,
-      clientId: this.clientId,
-    });
-    if (wanted !== undefined && typeof wanted !== "string") {
-      const match = accounts.find((a) => a.homeAccountId === wanted.homeAccountId);
-      if (match) return match;
-      throw new InteractionRequiredError(`No cached sign-in for ${wanted.username}; sign in first`);
-    }
-    if (typeof wanted === "string") {
-      const matches = accounts.filter((a) => accountMatches(a, wanted));
-      if (matches.length === 1) return matches[0]!;
-      if (matches.length === 0) {
-        throw new InteractionRequiredError(
-          `No cached account is named ${wanted}${
-            accounts.length ? ` (cached: ${accounts.map((a) => a.username).join(", ")})` : ""
-          }; sign in first`,
-        );
-      }
-    }
-    if (accounts.length === 1 && wanted === undefined) return accounts[0]!;
-    if (accounts.length === 0) {
-      throw new InteractionRequiredError(
-        `Not signed in to ${this.authority} with client ${this.clientId}; sign in first`,
-      );
-    }
-    // Several: the active one, so that a second sign-in never breaks a script.
-    const active = await this.cache.getActiveAccount(this.authority, this.clientId);
-    const activeAccount = accounts.find((a) => a.homeAccountId === active);
-    if (wanted === undefined && activeAccount) return activeAccount;
-    throw new DeviceFlowError(
-      "ambiguous_account",
-      `Several accounts are signed in (${
-        accounts.map((a) => a.username).join(", ")
-      }) and none is active; name one`,
-    );
-  }
-
-  async #cachedToken(
-    account: CachedAccount,
-    wanted: string[],
-  ): Promise<CachedAccessToken | undefined> {
-    const tokens = await this.cache.getAccessTokens(account);
-    if (wanted.length === 0) return tokens[0];
-    return tokens.find((t) => covers(t, wanted));
-  }
-
-  async #fromCache(account: CachedAccount, token: CachedAccessToken): Promise<TokenResult> {
-    const claims = await this.cache.getIdTokenClaims(account);
-    const result: Mutable<TokenResult> = {
-      accessToken: token.secret,
-      tokenType: token.tokenType,
-      scopes: token.scopes,
-      account: publicAccount(account),
-    };
-    registerSecret(token.secret);
-    if (token.expiresAt !== undefined) result.expiresAt = new Date(token.expiresAt);
-    if (token.refreshAt !== undefined) result.refreshAt = new Date(token.refreshAt);
-    if (claims) result.idTokenClaims = claims;
-    return result;
-  }
-
   async #refreshUnderLease(
     account: CachedAccount,
     wanted: string[],
@@ -870,15 +809,15 @@ export class DeviceFlowClient {
       if (await this.cache.acquireLease(lease, holder, this.#leaseTtl, this.#clock.now())) {
         try {
           // Another process may have refreshed while this one waited.
-          const cached = await this.#cachedToken(account, wanted);
-          if (fresh(cached)) return await this.#fromCache(account, cached!);
+          const cached = await cachedToken(this.cache, account, wanted);
+          if (fresh(cached)) return await resultFromCache(this.cache, account, cached!);
           return await this.#refresh(account, wanted, cached, options);
         } finally {
           await this.cache.releaseLease(lease, holder).catch(() => {});
         }
       }
-      const cached = await this.#cachedToken(account, wanted);
-      if (fresh(cached)) return this.#fromCache(account, cached!);
+      const cached = await cachedToken(this.cache, account, wanted);
+      if (fresh(cached)) return resultFromCache(this.cache, account, cached!);
       if (this.#clock.now() > deadline) {
         throw new CacheError("Timed out waiting for another process to refresh the token");
       }
@@ -922,7 +861,7 @@ export class DeviceFlowClient {
       const stillValid = cached && !options.claims &&
         (cached.expiresAt === undefined || cached.expiresAt > this.#clock.now());
       if (stillValid && (error instanceof NetworkError || isUnavailable(error))) {
-        return this.#fromCache(account, cached);
+        return resultFromCache(this.cache, account, cached);
       }
       if (error instanceof ServerError && needsInteraction(error)) {
         await this.cache.removeRefreshToken(account, refresh.secret);
@@ -1068,22 +1007,8 @@ export class DeviceFlowClient {
     return extras;
   }
 
-  #splitScopes(scopes: readonly string[] | undefined): string[] {
-    if (scopes !== undefined && !Array.isArray(scopes)) {
-      throw new TypeError("Cannot request tokens: scopes must be an array of strings");
-    }
-    const out: string[] = [];
-    for (const item of scopes ?? []) {
-      if (typeof item !== "string") {
-        throw new TypeError("Cannot request tokens: scopes must be an array of strings");
-      }
-      for (const scope of item.split(/\s+/)) if (scope && !out.includes(scope)) out.push(scope);
-    }
-    return out;
-  }
-
   #requestScopes(scopes: readonly string[] | undefined): string[] {
-    const out = this.#splitScopes(scopes);
+    const out = splitScopes(scopes);
     if (this.#defaultScopes && (this.provider === "oidc" || this.provider === "entra")) {
       for (const scope of OIDC_SCOPES) if (!out.includes(scope)) out.push(scope);
     }
@@ -1102,67 +1027,6 @@ export class DeviceFlowClient {
       );
     }
   }
-}
-
-/**
- * Whether an account is the one a name stands for: its username (in any
- * case) or its home account ID.
- *
- * @param account The account.
- * @param nameOrId What the user typed.
- * @returns `true` when it names this account.
- */
-export function accountMatches(
-  account: Pick<Account, "username" | "homeAccountId">,
-  nameOrId: string,
-): boolean {
-  return account.username.toLowerCase() === nameOrId.toLowerCase() ||
-    account.homeAccountId === nameOrId;
-}
-
-function publicAccount(account: CachedAccount): Account {
-  const out: Mutable<Account> = {
-    username: account.username,
-    homeAccountId: account.homeAccountId,
-    authority: account.authority,
-    clientId: account.clientId,
-  };
-  if (account.tenantId) out.tenantId = account.tenantId;
-  return out;
-}
-
-/**
- * The margin a token must have left. A server that issues tokens shorter-lived
- * than the margin would otherwise have every call refresh: such a token counts
- * as fresh for the first half of its life.
- */
-function effectiveMinTtl(token: CachedAccessToken, minTtlMs: number): number {
-  return token.expiresAt === undefined
-    ? minTtlMs
-    : Math.min(minTtlMs, (token.expiresAt - token.cachedAt) / 2);
-}
-
-function resourceScopes(scopes: readonly string[]): string[] {
-  return scopes.filter((s) => !NON_RESOURCE_SCOPES.has(s.toLowerCase()));
-}
-
-/**
- * Whether a cached token covers the wanted scopes. Only what the server
- * granted counts (RFC 6749 section 5.1: the response's `scope`, or the
- * request's when the server named none): a server that granted less than was
- * asked is no cache hit for the rest. Entra may qualify granted scopes with
- * the resource URI, and grants a resource's `.default` as the list of its
- * permissions, so `.default` is covered by a token that asked for it.
- */
-function covers(token: CachedAccessToken, wanted: readonly string[]): boolean {
-  const have = new Set(token.scopes.map((s) => s.toLowerCase()));
-  const short = new Set(token.scopes.map((s) => s.toLowerCase().split("/").pop()!));
-  const asked = new Set(token.requestedScopes.map((s) => s.toLowerCase()));
-  return wanted.every((s) => {
-    const scope = s.toLowerCase();
-    if (scope.endsWith(".default")) return asked.has(scope);
-    return have.has(scope) || short.has(scope) || have.has(scope.split("/").pop()!);
-  });
 }
 
 /**
