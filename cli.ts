@@ -17,7 +17,8 @@
  */
 
 import { parseCommand, type Values } from "./src/cli/args.ts";
-import { type Command, report } from "./src/cli/common.ts";
+import type { Command } from "./src/cli/context.ts";
+import { report } from "./src/cli/exit.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
 import { guardIo } from "./src/cli/format.ts";
 import { didYouMean } from "./src/suggest.ts";
@@ -124,6 +125,9 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
     return EXIT.usage;
   }
   let values: Values | undefined;
+  // A cached `token` waits for nothing: it listens for Ctrl-C only when it
+  // goes to the network (src/cli/tokens.ts).
+  if (name !== "token") io.listenForInterrupts?.();
   try {
     const command = await load();
     const parsed = parseCommand(name, command.options, rest, command.positionals);
@@ -148,10 +152,17 @@ if (import.meta.main) {
     if (++interrupted > 1 && !interrupts.deferToChild) Deno.exit(EXIT.interrupted);
     controller.abort(new DOMException("Interrupted", "AbortError"));
   };
-  try {
-    Deno.addSignalListener("SIGINT", onInterrupt);
-  } catch {
-    // Signals cannot be listened to everywhere.
-  }
-  Deno.exit(await main(Deno.args, { ...processIo(), signal: controller.signal }));
+  let listening = false;
+  const listenForInterrupts = () => {
+    if (listening) return;
+    listening = true;
+    try {
+      Deno.addSignalListener("SIGINT", onInterrupt);
+    } catch {
+      // Signals cannot be listened to everywhere.
+    }
+  };
+  Deno.exit(
+    await main(Deno.args, { ...processIo(), signal: controller.signal, listenForInterrupts }),
+  );
 }

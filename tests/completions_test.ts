@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Command } from "../src/cli/common.ts";
+import type { Command } from "../src/cli/context.ts";
 import { runMain } from "./support/cli_harness.ts";
 
 async function script(shell: string): Promise<string> {

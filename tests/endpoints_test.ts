@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DeviceFlowClient } from "../src/client/client.ts";
-import { guessProvider } from "../src/protocol/discovery.ts";
+import { guessProvider } from "../src/protocol/presets.ts";
 import { DeviceFlowError, InvalidResponseError, ServerError } from "../src/errors.ts";
 import type { Provider } from "../src/types.ts";
 import { FakeClock } from "./support/fake_clock.ts";

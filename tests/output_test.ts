@@ -81,7 +81,7 @@ Deno.test({
 });
 
 Deno.test("shell quoting survives quotes in values", async () => {
-  const { shellQuote } = await import("../src/cli/commands/token.ts");
+  const { shellQuote } = await import("../src/cli/token_output.ts");
   const value = `it's "quoted" $HOME \`x\``;
   const out = await new Deno.Command("sh", {
     args: ["-c", `printf %s ${shellQuote(value)}`],

@@ -65,9 +65,10 @@ function refusal(path: string, info: Deno.FileInfo, uid: number | undefined): st
   return undefined;
 }
 
-async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+// Synchronous: four quick stats on the path of every command, where async ops cost more.
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
-    return await Deno.lstat(path);
+    return Deno.lstatSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
@@ -85,9 +86,12 @@ export async function prepareFile(path: string): Promise<void> {
   if (Deno.build.os === "windows") return await createFile(path);
   const uid = currentUid();
   const fail = (why: string) => new CacheError(`Refusing to open the token cache: ${why}`);
-  let info = await lstatOrUndefined(path).catch((error) => {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = lstatOrUndefined(path);
+  } catch (error) {
     throw cannotCreate(path, error);
-  });
+  }
   if (info === undefined) {
     await createFile(path);
     info = await Deno.lstat(path);
@@ -95,7 +99,12 @@ export async function prepareFile(path: string): Promise<void> {
   const problem = refusal(path, info, uid);
   if (problem) throw fail(problem);
   for (const suffix of COMPANIONS) {
-    const companion = await lstatOrUndefined(path + suffix).catch(() => undefined);
+    let companion: Deno.FileInfo | undefined;
+    try {
+      companion = lstatOrUndefined(path + suffix);
+    } catch {
+      companion = undefined;
+    }
     const why = companion && refusal(path + suffix, companion, uid);
     if (why) throw fail(why);
   }
@@ -148,13 +157,18 @@ function cannotCreate(path: string, error: unknown): CacheError {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function exposure(path: string): Promise<string | undefined> {
+export function exposure(path: string): Promise<string | undefined> {
+  return Promise.resolve(exposureOf(path));
+}
+
+function exposureOf(path: string): string | undefined {
   if (Deno.build.os === "windows" || path === ":memory:" || /^https?:/i.test(path)) {
     return undefined;
   }
   const dir = dirOf(path);
   try {
-    const mode = (await Deno.stat(dir)).mode;
+    // Synchronous: one stat, where an async op costs more than the call.
+    const mode = Deno.statSync(dir).mode;
     if (mode !== null && (mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
       return `the cache directory ${dir} is writable by other users (mode ${
         (mode & 0o777).toString(8)

@@ -572,3 +572,41 @@ function mayRead(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * The request timeouts the options ask for, in milliseconds: the flags, else
+ * the environment; absent ones are left to the defaults (10 s and 30 s).
+ *
+ * @param values The command's options.
+ * @param env The environment.
+ * @returns `connectTimeout` and `requestTimeout`, where given.
+ * @throws {UsageError} When a value is not a positive number of seconds; the message names it.
+ */
+export function requestTimeouts(
+  values: Values,
+  env: Env,
+): { connectTimeout?: number; requestTimeout?: number } {
+  const out: { connectTimeout?: number; requestTimeout?: number } = {};
+  for (
+    const [flag, variable, key] of [
+      ["connect-timeout", "DEVICEFLOW_CONNECT_TIMEOUT", "connectTimeout"],
+      ["request-timeout", "DEVICEFLOW_REQUEST_TIMEOUT", "requestTimeout"],
+    ] as const
+  ) {
+    const fromFlag = values[flag] !== undefined;
+    const value = fromFlag ? values[flag] : env(variable) || undefined;
+    const parsed = seconds(value, fromFlag ? `--${flag}` : variable);
+    if (parsed !== undefined) out[key] = parsed * 1000;
+  }
+  return out;
+}
+
+/**
+ * `DEVICEFLOW_LEASE_TTL`, in seconds: how long a refresh lease outlives a
+ * process that died holding it. A knob for tests and tuning; it must exceed
+ * the time a refresh takes, or a waiting process takes over a live refresh.
+ */
+export function leaseTtl(env: Env): { leaseTtl?: number } {
+  const ttl = seconds(env("DEVICEFLOW_LEASE_TTL") || undefined, "DEVICEFLOW_LEASE_TTL");
+  return ttl === undefined ? {} : { leaseTtl: ttl * 1000 };
+}

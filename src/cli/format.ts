@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { Account } from "../types.ts";
 import { UNSAFE_CHARACTER } from "../untrusted.ts";
 import type { CliIo } from "./io.ts";
 
@@ -195,4 +196,15 @@ export function wrap(text: string, width: number): string {
     lines.push(line.trimEnd());
     return lines.join("\n");
   }).join("\n");
+}
+
+/** An account as the JSON outputs show it. */
+export function accountJson(account: Account) {
+  return {
+    username: account.username,
+    homeAccountId: account.homeAccountId,
+    tenantId: account.tenantId ?? null,
+    authority: account.authority,
+    clientId: account.clientId,
+  };
 }

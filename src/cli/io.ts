@@ -86,6 +86,13 @@ export interface CliIo {
   rows?: () => number | undefined;
   /** Aborts the command (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Starts listening for Ctrl-C, which then aborts {@linkcode CliIo.signal}
+   * instead of ending the process at once. Called when a command may wait on
+   * the network or a person; a cached `token` never calls it, and pays nothing
+   * for it.
+   */
+  listenForInterrupts?: () => void;
   /** The fetch to use (default: the global one). */
   fetch?: typeof fetch;
 }

@@ -12,7 +12,8 @@ import type { DeviceFlowClient } from "../client/client.ts";
 import { DeviceFlowError, InteractionRequiredError, TimeoutError } from "../errors.ts";
 import type { DeviceCode, TokenResult } from "../types.ts";
 import type { Values } from "./args.ts";
-import { makeView, notice } from "./common.ts";
+import { makeView } from "./session.ts";
+import { notice } from "./context.ts";
 import type { GuardedIo } from "./format.ts";
 
 /** A pending sign-in and where it was started. */

@@ -21,13 +21,8 @@ export { accountMatches, DEFAULT_MIN_TTL_SECONDS } from "./silent.ts";
 export { OIDC_SCOPES } from "../scopes.ts";
 import { type ApiFetchInit, fetchWithToken, requestInit, type TokenSource } from "./api_fetch.ts";
 import { systemClock } from "../clock.ts";
-import {
-  discoverEndpoints,
-  guessProvider,
-  PRESET_AUTHORITIES,
-  presetEndpoints,
-} from "../protocol/discovery.ts";
-import { secureUrl } from "../url_policy.ts";
+import { discoverEndpoints } from "../protocol/discovery.ts";
+import { presetEndpoints } from "../protocol/presets.ts";
 import {
   CacheError,
   DeviceFlowError,
@@ -54,273 +49,28 @@ import {
 } from "../protocol/responses.ts";
 import { registerSecret } from "../redact.ts";
 import { buildTokenResult, type ProfileHint } from "../protocol/token_result.ts";
-import {
-  type Account,
-  type Clock,
-  type DeviceCode,
-  type Endpoints,
-  type PollEvent,
-  type Provider,
-  PROVIDERS,
-  type TokenResult,
-} from "../types.ts";
+import type { Account, Clock, DeviceCode, Endpoints, Provider, TokenResult } from "../types.ts";
 import { VERSION } from "../version.ts";
+import { clientIdentity } from "./options.ts";
+import type {
+  AcquireOptions,
+  DeviceFlowClientOptions,
+  InitiateOptions,
+  PollOptions,
+  SilentOptions,
+} from "./requests.ts";
+
+export type {
+  AcquireOptions,
+  DeviceFlowClientOptions,
+  InitiateOptions,
+  PollOptions,
+  SilentOptions,
+} from "./requests.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** Cached metadata is used for this long before it is fetched again. */
 const METADATA_TTL_MS = 24 * 60 * 60 * 1000;
-
-/**
- * The options of {@linkcode DeviceFlowClient}.
- *
- * @example Options for Entra ID, with a cache file
- * ```ts
- * import assert from "node:assert/strict";
- * import {
- *   DeviceFlowClient,
- *   type DeviceFlowClientOptions,
- *   TokenCache,
- * } from "@deviceflow/deviceflow";
- *
- * const dir = await Deno.makeTempDir();
- * const options: DeviceFlowClientOptions = {
- *   authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com",
- *   clientId: "00000000-0000-0000-0000-000000000000",
- *   cache: await TokenCache.open(`${dir}/cache.db`),
- *   requestTimeout: 10_000,
- * };
- * const client = new DeviceFlowClient(options);
- * assert.equal(client.provider, "entra"); // guessed from the host
- * client.cache.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export interface DeviceFlowClientOptions {
-  /** The application (client) ID registered with the server. */
-  clientId: string;
-  /**
-   * The issuer URL (discovery is used), an Entra authority such as
-   * `https://login.microsoftonline.com/contoso.onmicrosoft.com`, or a GitHub
-   * (Enterprise Server) base URL. Optional with `endpoints` or with the
-   * `github` and `google` providers.
-   */
-  authority?: string;
-  /** Endpoints for servers without discovery; they take precedence over discovered ones. */
-  endpoints?: Partial<Endpoints> & Pick<Endpoints, "deviceAuthorization" | "token">;
-  /** The client secret, for servers that require one (Google). */
-  clientSecret?: string;
-  /** Whose quirks apply; guessed from the authority's host when absent. */
-  provider?: Provider;
-  /** Add `openid profile offline_access` for OIDC and Entra servers (default `true`). */
-  defaultScopes?: boolean;
-  /** The token cache (default: a new one in memory). */
-  cache?: TokenCache;
-  /** The `fetch` to use (default: the global one). */
-  fetch?: typeof fetch;
-  /** The clock (default: the system clock). */
-  clock?: Clock;
-  /** The `User-Agent` header. */
-  userAgent?: string;
-  /** The limit for one HTTP request, headers and body, in milliseconds (default 30000). */
-  requestTimeout?: number;
-  /**
-   * The limit until an HTTP response's headers arrive (connecting, TLS and the
-   * server's answer), in milliseconds (default 10000).
-   */
-  connectTimeout?: number;
-  /**
-   * How long a refresh lease lives if its holder dies, in milliseconds
-   * (default: twice the request timeout, plus 15 s: a refresh and its one retry).
-   */
-  leaseTtl?: number;
-}
-
-/**
- * The options of {@linkcode DeviceFlowClient.initiateDeviceFlow}.
- *
- * @example Ask for a code for some scopes
- * ```ts
- * import assert from "node:assert/strict";
- * import { DeviceFlowClient, type InitiateOptions } from "@deviceflow/deviceflow";
- *
- * const requests: string[] = [];
- * const client = new DeviceFlowClient({
- *   clientId: "my-app",
- *   endpoints: {
- *     deviceAuthorization: "https://id.example.com/device",
- *     token: "https://id.example.com/token",
- *   },
- *   defaultScopes: false,
- *   // A stand-in server that records the form it was sent.
- *   fetch: async (_input, init) => {
- *     requests.push(String(init?.body));
- *     return Response.json({
- *       device_code: "d",
- *       user_code: "WDJB-MJHT",
- *       verification_uri: "https://id.example.com/device",
- *       expires_in: 600,
- *     });
- *   },
- * });
- * const options: InitiateOptions = { scopes: ["read:org", "repo"], signal: AbortSignal.timeout(30_000) };
- * const code = await client.initiateDeviceFlow(options);
- * assert.equal(code.userCode, "WDJB-MJHT");
- * assert.match(requests[0]!, /scope=read%3Aorg\+repo/);
- * ```
- */
-export interface InitiateOptions {
-  /** The scopes to request. Items may hold several space-separated scopes. */
-  scopes?: readonly string[];
-  /** Claims to request (an Entra claims challenge), as JSON. */
-  claims?: string;
-  /** Cancels the request. */
-  signal?: AbortSignal;
-}
-
-/**
- * The options of {@linkcode DeviceFlowClient.acquireTokenByDeviceFlow}.
- *
- * @example Poll with a time limit and progress
- * ```ts
- * import assert from "node:assert/strict";
- * import { DeviceFlowClient, type PollOptions } from "@deviceflow/deviceflow";
- *
- * let polls = 0;
- * // A stand-in server: pending at the first poll, approved at the second.
- * const server: typeof fetch = (input) => {
- *   if (String(input).endsWith("/device")) {
- *     return Promise.resolve(Response.json({
- *       device_code: "d",
- *       user_code: "U",
- *       verification_uri: "https://id.example.com/d",
- *       expires_in: 600,
- *     }));
- *   }
- *   return Promise.resolve(
- *     ++polls === 1
- *       ? Response.json({ error: "authorization_pending" }, { status: 400 })
- *       : Response.json({ access_token: "t", token_type: "Bearer", expires_in: 3600 }),
- *   );
- * };
- * const client = new DeviceFlowClient({
- *   clientId: "my-app",
- *   endpoints: {
- *     deviceAuthorization: "https://id.example.com/device",
- *     token: "https://id.example.com/token",
- *   },
- *   fetch: server,
- *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
- * });
- * const events: string[] = [];
- * const options: PollOptions = { timeout: 900, onPending: (event) => events.push(event.type) };
- * const code = await client.initiateDeviceFlow({ scopes: ["api"] });
- * const result = await client.acquireTokenByDeviceFlow(code, options);
- * assert.equal(result.accessToken, "t");
- * assert.deepEqual(events, ["pending"]);
- * ```
- */
-export interface PollOptions {
-  /** Cancels polling at once, even mid-wait. */
-  signal?: AbortSignal;
-  /**
-   * A limit in seconds, on top of the code's own lifetime. The last poll is
-   * made at the limit, so an approval in its last second is not lost.
-   */
-  timeout?: number;
-  /**
-   * Poll at once, not after the first interval: for a code started earlier,
-   * by this or another process, whose interval has passed.
-   */
-  pollNow?: boolean;
-  /** Called after every pending answer, slow-down and retry. */
-  onPending?: (event: PollEvent) => void;
-}
-
-/**
- * The options of {@linkcode DeviceFlowClient.acquireTokenSilent}.
- *
- * @example A token that lives at least ten more minutes, or an error
- * ```ts
- * import assert from "node:assert/strict";
- * import {
- *   DeviceFlowClient,
- *   InteractionRequiredError,
- *   type SilentOptions,
- * } from "@deviceflow/deviceflow";
- *
- * const client = new DeviceFlowClient({
- *   clientId: "my-app",
- *   endpoints: {
- *     deviceAuthorization: "https://id.example.com/device",
- *     token: "https://id.example.com/token",
- *   },
- * });
- * const options: SilentOptions = { scopes: ["api"], minTtl: 600 };
- * // Never prompts: with nothing cached, it says a sign-in is needed.
- * await assert.rejects(client.acquireTokenSilent(options), InteractionRequiredError);
- * ```
- */
-export interface SilentOptions {
-  /** The scopes the token must cover; none means "what the last sign-in asked for". */
-  scopes?: readonly string[];
-  /** The account; needed only when the cache holds several for this client. */
-  account?: Account | string;
-  /** The access token must live at least this many more seconds (default 300). */
-  minTtl?: number;
-  /** Refresh even when the cached token is good. */
-  forceRefresh?: boolean;
-  /** Extra claims to request (an Entra claims challenge), as JSON. */
-  claims?: string;
-  /** Cancels the refresh. */
-  signal?: AbortSignal;
-}
-
-/**
- * The options of {@linkcode DeviceFlowClient.acquireToken}.
- *
- * @example Silently when possible, else with a device code
- * ```ts
- * import assert from "node:assert/strict";
- * import { type AcquireOptions, DeviceFlowClient } from "@deviceflow/deviceflow";
- *
- * // A stand-in for the authorization server, so that the example runs anywhere.
- * const server: typeof fetch = (input) =>
- *   Promise.resolve(Response.json(
- *     String(input).endsWith("/device")
- *       ? {
- *         device_code: "d",
- *         user_code: "WDJB-MJHT",
- *         verification_uri: "https://id.example.com/device",
- *         expires_in: 600,
- *       }
- *       : { access_token: "token-1", token_type: "Bearer", expires_in: 3600 },
- *   ));
- * const client = new DeviceFlowClient({
- *   clientId: "my-app",
- *   endpoints: {
- *     deviceAuthorization: "https://id.example.com/device",
- *     token: "https://id.example.com/token",
- *   },
- *   fetch: server,
- *   clock: { now: () => Date.now(), sleep: () => Promise.resolve() },
- * });
- * const shown: string[] = [];
- * const options: AcquireOptions = {
- *   scopes: ["api"],
- *   onDeviceCode: (code) => {
- *     shown.push(code.userCode); // a program shows code.message on stderr
- *   },
- * };
- * assert.equal((await client.acquireToken(options)).accessToken, "token-1");
- * // The second time comes from the cache: no new code is shown.
- * assert.equal((await client.acquireToken(options)).accessToken, "token-1");
- * assert.deepEqual(shown, ["WDJB-MJHT"]);
- * ```
- */
-export interface AcquireOptions extends SilentOptions, PollOptions {
-  /** Called with the code to show when a device code sign-in is needed. */
-  onDeviceCode: (code: DeviceCode) => void | Promise<void>;
-}
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -401,39 +151,10 @@ export class DeviceFlowClient {
       throw new TypeError("Cannot create a DeviceFlowClient: clientId must be a non-empty string");
     }
     this.clientId = clientId;
-    if (
-      options.provider !== undefined &&
-      !(PROVIDERS as readonly string[]).includes(options.provider)
-    ) {
-      throw new TypeError(
-        `Cannot create a DeviceFlowClient: provider must be entra, github, google or oidc, not "${options.provider}"`,
-      );
-    }
-    if (options.endpoints !== undefined) {
-      const e = options.endpoints;
-      if (e === null || typeof e !== "object") {
-        throw new TypeError("Cannot create a DeviceFlowClient: endpoints must be an object");
-      }
-      secureUrl(e.deviceAuthorization, "endpoints.deviceAuthorization");
-      secureUrl(e.token, "endpoints.token");
-      if (e.revocation !== undefined) secureUrl(e.revocation, "endpoints.revocation");
-      if (e.userinfo !== undefined) secureUrl(e.userinfo, "endpoints.userinfo");
-    }
-    let authority = options.authority;
-    if (authority === undefined && options.provider) {
-      authority = PRESET_AUTHORITIES[options.provider];
-    }
-    if (authority === undefined && options.endpoints === undefined) {
-      throw new TypeError(
-        "Cannot create a DeviceFlowClient: authority is required (or endpoints, or provider github or google)",
-      );
-    }
-    this.#authorityUrl = authority === undefined ? undefined : secureUrl(authority, "authority");
-    this.provider = options.provider ??
-      (this.#authorityUrl ? guessProvider(this.#authorityUrl) : "oidc");
-    this.authority = normaliseAuthority(
-      this.#authorityUrl?.href ?? new URL(options.endpoints!.token).origin,
-    );
+    const identity = clientIdentity(options);
+    this.#authorityUrl = identity.authorityUrl;
+    this.provider = identity.provider;
+    this.authority = identity.authority;
     this.#explicitEndpoints = options.endpoints;
     if (options.clientSecret !== undefined && typeof options.clientSecret !== "string") {
       throw new TypeError("Cannot create a DeviceFlowClient: clientSecret must be a string");
@@ -1057,10 +778,6 @@ function needsInteraction(error: ServerError): boolean {
 
 function isUnavailable(error: unknown): boolean {
   return error instanceof ServerError && (error.status >= 500 || error.status === 429);
-}
-
-function normaliseAuthority(href: string): string {
-  return href.replace(/\/+$/, "");
 }
 
 function composeMessage(verificationUri: string, userCode: string): string {

@@ -5,7 +5,9 @@
  */
 
 import { CACHE_OPTIONS, SERVER, type Values } from "../args.ts";
-import { accountFilter, accountJson, type Command, withCache } from "../common.ts";
+import { accountFilter } from "../session.ts";
+import { accountJson } from "../format.ts";
+import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, table } from "../format.ts";
@@ -17,14 +19,16 @@ const OPTIONS = {
   json: { type: "boolean" },
 } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow accounts [--json] [--authority URL] [--client-id ID]",
-  about: `Lists the cached accounts: username, home account ID, authority and client ID. A * marks
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow accounts [--json] [--authority URL] [--client-id ID]",
+    about: `Lists the cached accounts: username, home account ID, authority and client ID. A * marks
 the active account of each authority and client: the one 'token' uses when several are cached
 and --account names none ('deviceflow switch' changes it).`,
-  options: OPTIONS,
-  examples: ["deviceflow accounts", "deviceflow accounts --json"],
-});
+    options: OPTIONS,
+    examples: ["deviceflow accounts", "deviceflow accounts --json"],
+  });
 
 async function accounts(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -56,6 +60,8 @@ async function accounts(values: Values, io: GuardedIo): Promise<number> {
 export const command: Command = {
   summary: "List the cached accounts",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   run: accounts,
 };

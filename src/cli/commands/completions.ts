@@ -7,10 +7,10 @@
 
 import { PROVIDERS } from "../../types.ts";
 import { UsageError, type Values } from "../args.ts";
-import type { Command } from "../common.ts";
+import type { Command } from "../context.ts";
 import { EXIT } from "../io.ts";
 import type { GuardedIo } from "../format.ts";
-import { FORMATS } from "./token.ts";
+import { FORMATS } from "../token_output.ts";
 
 /** The shells there is a completion script for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;

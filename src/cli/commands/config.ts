@@ -20,7 +20,7 @@ import {
   UsageError,
   type Values,
 } from "../args.ts";
-import type { Command } from "../common.ts";
+import type { Command } from "../context.ts";
 import { COMMON_HELP, SERVER_HELP } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine, table } from "../format.ts";

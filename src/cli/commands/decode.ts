@@ -6,7 +6,7 @@
 
 import { decodeBase64Url, decodeJwt } from "../../jwt.ts";
 import { UsageError, type Values } from "../args.ts";
-import type { Command } from "../common.ts";
+import type { Command } from "../context.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine } from "../format.ts";
 

@@ -10,11 +10,14 @@ import { redact } from "../../redact.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, transportReason, withTimeouts } from "../../http.ts";
 import { CancelledError, NetworkError } from "../../errors.ts";
 import { UsageError, type Values } from "../args.ts";
-import { type Command, permittedFetch, requestTimeouts, verboseFetch } from "../common.ts";
+import { type Command, permittedFetch } from "../context.ts";
+import { requestTimeouts } from "../args.ts";
+import { verboseFetch } from "../session.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
-import { TOKEN_OPTIONS, withTokens } from "./token.ts";
+import { TOKEN_OPTIONS } from "../token_output.ts";
+import { withTokens } from "../tokens.ts";
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -209,33 +212,37 @@ const OPTIONS = {
   include: { type: "boolean", short: "i" },
 } as const;
 
-const HELP = commandHelp({
-  usage: `deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: `deviceflow fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA | -d @- |
        --data-file PATH] [-i] [token options]`,
-  about:
-    `Calls a web API with a valid access token, as curl does: the response body goes to stdout as
+    about:
+      `Calls a web API with a valid access token, as curl does: the response body goes to stdout as
 it is (binary safe). The URL must use https (http only on loopback addresses). With -d, the
 Content-Type defaults to application/x-www-form-urlencoded unless -H sets it.`,
-  options: OPTIONS,
-  notes: `When the API answers 401 with error="invalid_token", the token is refreshed and the
+    options: OPTIONS,
+    notes: `When the API answers 401 with error="invalid_token", the token is refreshed and the
 request sent once more; on a claims challenge (401 with error="insufficient_claims" and
 claims=), a token with those claims is acquired and the request sent once more. Redirects are
 followed only within the URL's origin, so the token is never sent elsewhere (the 3xx is the
 answer). Exit status: 0 for a 2xx answer, 6 for any other (the body is still printed, and one
 line on stderr names the status), 141 when stdout is closed early (| head); otherwise as for
 'deviceflow --help'.`,
-  examples: [
-    "deviceflow fetch https://graph.microsoft.com/v1.0/me --scope User.Read",
-    "deviceflow fetch -X POST -H 'Content-Type: application/json' -d @body.json https://api.example.com/items",
-    "deviceflow fetch -i https://api.github.com/user --profile gh | head -1",
-  ],
-});
+    examples: [
+      "deviceflow fetch https://graph.microsoft.com/v1.0/me --scope User.Read",
+      "deviceflow fetch -X POST -H 'Content-Type: application/json' -d @body.json https://api.example.com/items",
+      "deviceflow fetch -i https://api.github.com/user --profile gh | head -1",
+    ],
+  });
 
 /** `deviceflow fetch`. */
 export const command: Command = {
   summary: "Call a web API with the access token, curl-like (exit 6 on an HTTP error)",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   positionals: true,
   run: fetchCommand,
 };

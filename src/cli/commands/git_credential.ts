@@ -9,11 +9,12 @@
 import { isGitHost } from "../config_file.ts";
 import { isLoopback } from "../../url_policy.ts";
 import { selectProfile, UsageError, type Values } from "../args.ts";
-import type { Command } from "../common.ts";
+import type { Command } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import type { GuardedIo } from "../format.ts";
-import { TOKEN_OPTIONS, withTokens } from "./token.ts";
+import { TOKEN_OPTIONS } from "../token_output.ts";
+import { withTokens } from "../tokens.ts";
 
 /**
  * Reads git's key=value lines up to a blank line or the end.
@@ -112,9 +113,12 @@ function gitHosts(values: Values, io: GuardedIo): string[] | undefined {
 
 const OPTIONS = { ...TOKEN_OPTIONS, "git-host": { type: "string", multiple: true } } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow git-credential [--git-host HOST]... [token options] get|store|erase",
-  about: `A git credential helper. For "get" it reads git's request from stdin and, when the request
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow git-credential [--git-host HOST]... [token options] get|store|erase",
+    about:
+      `A git credential helper. For "get" it reads git's request from stdin and, when the request
 is for a host it serves, answers with username=<the account> and password=<a valid access
 token> (and password_expiry_utc); "store" and "erase" are accepted and change nothing. It
 answers only for protocol=https (http only on loopback addresses) and only for the hosts given
@@ -122,18 +126,20 @@ with --git-host or a profile's "gitHosts", by default the authority's host (gith
 --provider github). Any other request gets no answer and exit 0, so that git asks its next
 helper: a hostile remote gets no token. A value git's protocol cannot carry (CR, LF, NUL) is
 left out.`,
-  options: OPTIONS,
-  examples: [
-    "git config --global credential.https://github.com.helper '!deviceflow git-credential --profile gh'",
-    "git config --global credential.https://dev.azure.com.helper '!deviceflow git-credential --git-host dev.azure.com'",
-  ],
-});
+    options: OPTIONS,
+    examples: [
+      "git config --global credential.https://github.com.helper '!deviceflow git-credential --profile gh'",
+      "git config --global credential.https://dev.azure.com.helper '!deviceflow git-credential --git-host dev.azure.com'",
+    ],
+  });
 
 /** `deviceflow git-credential`. */
 export const command: Command = {
   summary: "A git credential helper: a fresh access token as git's password",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   positionals: true,
   run: (values, io, positionals = []) => gitCredential(values, io, positionals),
 };

@@ -18,15 +18,8 @@ import {
   UsageError,
   type Values,
 } from "../args.ts";
-import {
-  accountClient,
-  type Command,
-  makeClient,
-  makeView,
-  signIn,
-  summary,
-  withCache,
-} from "../common.ts";
+import { accountClient, makeClient, makeView, signIn, summary } from "../session.ts";
+import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine } from "../format.ts";
@@ -147,25 +140,29 @@ const OPTIONS = {
   resume: { type: "boolean" },
 } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow login [options]",
-  about: `Signs in with a device code: shows an address and a code on stderr, waits while you sign
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow login [options]",
+    about: `Signs in with a device code: shows an address and a code on stderr, waits while you sign
 in on another device, caches the tokens, makes the account the active one, and prints a JSON
 summary of the account (no token) on stdout. --json-events makes stderr one JSON object per
 line: device_code, pending, slow_down, retry, renewing, resuming, success, waiting, warning,
 error.`,
-  options: OPTIONS,
-  examples: [
-    "deviceflow login --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000",
-    "deviceflow login --provider github --client-id Iv1.0123456789abcdef",
-    "deviceflow login --profile work --no-wait    # then: deviceflow login --resume",
-  ],
-});
+    options: OPTIONS,
+    examples: [
+      "deviceflow login --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000",
+      "deviceflow login --provider github --client-id Iv1.0123456789abcdef",
+      "deviceflow login --profile work --no-wait    # then: deviceflow login --resume",
+    ],
+  });
 
 /** `deviceflow login`. */
 export const command: Command = {
   summary: "Sign in with a device code and cache the tokens",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   run: login,
 };

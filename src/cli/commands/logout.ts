@@ -7,7 +7,8 @@
 import type { DeviceFlowClient } from "../../client/client.ts";
 import { InteractionRequiredError } from "../../errors.ts";
 import { CACHE_OPTIONS, COMMON, SERVER, serverSettings, UsageError, type Values } from "../args.ts";
-import { accountClient, accountFilter, type Command, namedAccounts, withCache } from "../common.ts";
+import { accountClient, accountFilter, namedAccounts } from "../session.ts";
+import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, oneLine } from "../format.ts";
@@ -25,19 +26,21 @@ const OPTIONS = {
   all: { type: "boolean" },
 } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow logout [--account NAME | --all] [options]",
-  about: `Removes an account's tokens from the cache. Where the server has a revocation endpoint
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow logout [--account NAME | --all] [options]",
+    about: `Removes an account's tokens from the cache. Where the server has a revocation endpoint
 (RFC 7009), the refresh token is revoked there too; when the server refuses or cannot be
 reached, the logout still happens and says that the refresh token stays valid at the server
 until it expires. Logging out of the active account makes the most recent other one active.`,
-  options: OPTIONS,
-  examples: [
-    "deviceflow logout",
-    "deviceflow logout --account alice@contoso.com",
-    "deviceflow logout --all",
-  ],
-});
+    options: OPTIONS,
+    examples: [
+      "deviceflow logout",
+      "deviceflow logout --account alice@contoso.com",
+      "deviceflow logout --all",
+    ],
+  });
 
 async function logout(values: Values, io: GuardedIo): Promise<number> {
   const settings = serverSettings(values, io.env);
@@ -99,6 +102,8 @@ const REVOCATION: Record<
 export const command: Command = {
   summary: "Remove an account's tokens (and revoke its refresh token at the server)",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   run: logout,
 };

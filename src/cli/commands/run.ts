@@ -6,11 +6,12 @@
 
 import type { TokenResult } from "../../types.ts";
 import { UsageError, type Values } from "../args.ts";
-import type { Command } from "../common.ts";
+import type { Command } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT, interrupts } from "../io.ts";
 import { type GuardedIo, jsonLine } from "../format.ts";
-import { TOKEN_OPTIONS, withToken } from "./token.ts";
+import { TOKEN_OPTIONS } from "../token_output.ts";
+import { withToken } from "../tokens.ts";
 
 /** Signals passed on to the command. */
 const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -134,30 +135,36 @@ function isAttachedToTerminal(): boolean {
 
 const OPTIONS = { ...TOKEN_OPTIONS, env: { type: "string" } } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow run [token options] [--env NAME] -- COMMAND [ARGS...]",
-  about: `Runs COMMAND with a valid access token in its environment, in ACCESS_TOKEN or the variable
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow run [token options] [--env NAME] -- COMMAND [ARGS...]",
+    about:
+      `Runs COMMAND with a valid access token in its environment, in ACCESS_TOKEN or the variable
 --env names; the token never appears on a command line. deviceflow's own secrets
 (DEVICEFLOW_CACHE_KEY, DEVICEFLOW_CACHE_KEY_FILE, DEVICEFLOW_CLIENT_SECRET) are not passed
 on. The command gets deviceflow's stdin, stdout and stderr, and the SIGINT, SIGTERM and
 SIGHUP sent to deviceflow (SIGINT only when no terminal is attached: a terminal's Ctrl-C
 reaches the command by itself). The token lives at least --min-ttl seconds (default 300)
 when the command starts; it is not renewed while the command runs.`,
-  options: OPTIONS,
-  notes: `Exit status: the command's own; as in shells, 126 when it cannot be executed, 127 when it
+    options: OPTIONS,
+    notes:
+      `Exit status: the command's own; as in shells, 126 when it cannot be executed, 127 when it
 is not found, and 128+N when signal N ended it. Before the command starts, the codes of
 'deviceflow --help' apply (2 when -- or the command is missing, 3 when a sign-in is needed).`,
-  examples: [
-    "deviceflow run -- sh -c 'curl -H \"Authorization: Bearer $ACCESS_TOKEN\" https://api.example.com/'",
-    "deviceflow run --env GH_TOKEN --profile gh -- gh api user",
-  ],
-});
+    examples: [
+      "deviceflow run -- sh -c 'curl -H \"Authorization: Bearer $ACCESS_TOKEN\" https://api.example.com/'",
+      "deviceflow run --env GH_TOKEN --profile gh -- gh api user",
+    ],
+  });
 
 /** `deviceflow run`. */
 export const command: Command = {
   summary: "Run a command with an access token in its environment, not on its command line",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   positionals: "after-separator",
   run,
 };

@@ -5,21 +5,25 @@
  */
 
 import { CACHE_OPTIONS, type Values } from "../args.ts";
-import { accountJson, type Command, withCache } from "../common.ts";
+import { accountJson } from "../format.ts";
+import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
 
 const OPTIONS = { ...CACHE_OPTIONS, json: { type: "boolean" } } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow status [--json]",
-  about: `Shows the cache's location, its accounts (the active one marked), their scopes and expiry
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow status [--json]",
+    about:
+      `Shows the cache's location, its accounts (the active one marked), their scopes and expiry
 times, sign-ins started with 'login --no-wait' that are still pending, and any entry skipped as
 corrupt. Never shows a token. Exits 3 when no account is cached.`,
-  options: OPTIONS,
-  examples: ["deviceflow status", "deviceflow status --json | jq '.accounts[].username'"],
-});
+    options: OPTIONS,
+    examples: ["deviceflow status", "deviceflow status --json | jq '.accounts[].username'"],
+  });
 
 async function status(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -101,6 +105,8 @@ async function status(values: Values, io: GuardedIo): Promise<number> {
 export const command: Command = {
   summary: "Show what is cached: accounts, scopes, expiry times (never a token)",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   run: status,
 };

@@ -8,7 +8,8 @@
 import type { CachedAccount } from "../../../cache.ts";
 import { InteractionRequiredError } from "../../errors.ts";
 import { CACHE_OPTIONS, SERVER, UsageError, type Values } from "../args.ts";
-import { accountFilter, type Command, namedAccounts, withCache } from "../common.ts";
+import { accountFilter, namedAccounts } from "../session.ts";
+import { type Command, withCache } from "../context.ts";
 import { type GuardedIo, oneLine } from "../format.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
@@ -20,19 +21,21 @@ const OPTIONS = {
   account: { type: "string" },
 } as const;
 
-const HELP = commandHelp({
-  usage: "deviceflow switch [--account NAME] [--authority URL] [--client-id ID]",
-  about: `Makes a cached account the active one of its authority and client: the account that
+// Built when asked for: a cached `token` never shows help.
+const help = () =>
+  commandHelp({
+    usage: "deviceflow switch [--account NAME] [--authority URL] [--client-id ID]",
+    about: `Makes a cached account the active one of its authority and client: the account that
 'token' (and 'fetch', 'run', 'git-credential') uses when several are signed in and --account
 names none. 'login' makes the account it signs in active; 'logout' of the active account makes
 the most recent other one active. With no --account and several accounts, it lists them and
 asks which when stdin and stderr are a terminal; elsewhere it lists them and exits 2.`,
-  options: OPTIONS,
-  examples: [
-    "deviceflow switch --account bob@contoso.com",
-    "deviceflow switch                      # on a terminal: pick from the list",
-  ],
-});
+    options: OPTIONS,
+    examples: [
+      "deviceflow switch --account bob@contoso.com",
+      "deviceflow switch                      # on a terminal: pick from the list",
+    ],
+  });
 
 async function switchAccount(values: Values, io: GuardedIo): Promise<number> {
   return await withCache(values, io, async (cache) => {
@@ -92,6 +95,8 @@ async function ask(
 export const command: Command = {
   summary: "Choose the active account: the one token uses when several are cached",
   options: OPTIONS,
-  help: HELP,
+  get help() {
+    return help();
+  },
   run: switchAccount,
 };
