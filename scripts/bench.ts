@@ -368,6 +368,8 @@ async function expireDeviceflowTokens(path: string): Promise<number> {
  * with a token: the signed-in account stays the active one.
  */
 async function manyAccounts(from: string, to: string, count: number): Promise<void> {
+  // Private, as deviceflow makes its own cache files: it refuses one others may read.
+  await Deno.writeFile(to, new Uint8Array(), { mode: 0o600 });
   const source = await Deno.openKv(from);
   const target = await Deno.openKv(to);
   try {

@@ -3,6 +3,10 @@
  * {@linkcode DeviceFlowError} with a stable {@linkcode DeviceFlowError.code};
  * bad arguments throw `TypeError` instead, as the platform does.
  *
+ * This module is longer than 400 lines because every error class a caller can
+ * catch is here with its documented example; the examples are the reference,
+ * and one file keeps the hierarchy in one place.
+ *
  * @module
  */
 

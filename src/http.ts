@@ -3,6 +3,10 @@
  * size limit on bodies, redirects, the one retry some requests get, and
  * turning transport failures into typed errors whose one line names the host.
  *
+ * This module is longer than 400 lines because one exchange is one state
+ * machine: the limits, timeouts, retries, Retry-After and redirect rules read
+ * the same response and must stay together.
+ *
  * @module
  */
 

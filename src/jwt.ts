@@ -77,11 +77,11 @@ function decodePart(part: string): Record<string, unknown> | undefined {
 export function decodeBase64Url(value: string): string | undefined {
   if (!/^[A-Za-z0-9_+/=-]*$/.test(value)) return undefined;
   try {
-    const base64 = value.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
-    const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-    // A plain loop: Uint8Array.from with a mapping function takes ~90 ms for 1 MiB.
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    // Either alphabet, as servers mix them up; padding optional.
+    const bytes = Uint8Array.fromBase64(
+      value.replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_"),
+      { alphabet: "base64url", lastChunkHandling: "loose" },
+    );
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     return undefined;

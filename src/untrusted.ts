@@ -65,3 +65,15 @@ export function plainText(text: string, newlines = false): string {
   const lines = text.replace(ESCAPE_SEQUENCE, "").split(/\r\n|[\r\n\u2028\u2029]/);
   return lines.map((line) => line.replace(UNSAFE_CHARACTERS, "")).join(newlines ? "\n" : " ");
 }
+
+/**
+ * The first line of an error's message (or of a value as text): what a
+ * one-line report shows of it.
+ *
+ * @param error What was thrown, or a text.
+ * @returns Its first line.
+ */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split(/\r?\n/, 1)[0] ?? "";
+}

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
 import { CacheError } from "../errors.ts";
 import { dirOf } from "../paths.ts";
 
@@ -128,7 +129,7 @@ async function createFile(path: string): Promise<void> {
 
 function cannotCreate(path: string, error: unknown): CacheError {
   return new CacheError(
-    `Cannot create the token cache ${path}: ${(error as Error).message.split("\n")[0]}`,
+    `Cannot create the token cache ${path}: ${firstLine(error)}`,
     { cause: error },
   );
 }

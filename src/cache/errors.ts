@@ -6,6 +6,8 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
+
 /**
  * Whether SQLite said that another process holds the database locked.
  *
@@ -15,16 +17,6 @@
 export function isLocked(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return /database is locked|SQLITE_BUSY|database is busy/i.test(message);
-}
-
-/**
- * The first line of what was thrown.
- *
- * @param error What was thrown.
- * @returns Its message's first line.
- */
-export function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 }
 
 /**

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
 import { CacheError } from "../errors.ts";
 
 /** A secret as the cache stores it when it is encrypted. */
@@ -133,7 +134,11 @@ export async function seal(key: CryptoKey, plaintext: string, context: string): 
     key,
     encoder.encode(plaintext),
   );
-  return { v: 1, iv: toBase64Url(iv), ct: toBase64Url(new Uint8Array(ct)) };
+  return {
+    v: 1,
+    iv: iv.toBase64({ alphabet: "base64url", omitPadding: true }),
+    ct: new Uint8Array(ct).toBase64({ alphabet: "base64url", omitPadding: true }),
+  };
 }
 
 /**
@@ -316,7 +321,7 @@ export async function createKeyFile(
   path: string,
 ): Promise<{ key: Uint8Array; created: boolean }> {
   const key = crypto.getRandomValues(new Uint8Array(KEY_BYTES));
-  const text = `${toBase64(key)}\n`;
+  const text = `${key.toBase64()}\n`;
   const end = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   const aside = `${path}.${crypto.randomUUID()}.tmp`;
   try {
@@ -342,30 +347,17 @@ export async function createKeyFile(
 
 const encoder = new TextEncoder();
 
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
 /** Standard or URL-safe base64, padded or not; `undefined` when it is neither. */
 function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text) || /[+/]/.test(text) && /[-_]/.test(text)) {
     return undefined;
   }
-  const standard = text.replace(/=+$/, "").replaceAll("-", "+").replaceAll("_", "/");
-  if (standard.length % 4 === 1) return undefined;
+  const url = /[-_]/.test(text);
   try {
-    const binary = atob(standard.padEnd(Math.ceil(standard.length / 4) * 4, "="));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(text.replace(/=+$/, ""), {
+      alphabet: url ? "base64url" : "base64",
+      lastChunkHandling: "loose",
+    }) as Uint8Array<ArrayBuffer>;
   } catch {
     return undefined;
   }

@@ -4,6 +4,10 @@
  * sealed when the cache is encrypted, and written atomically where a write
  * depends on a read.
  *
+ * This module is longer than 400 lines because the domain operations share the
+ * class's private validation, sealing and error translation; the keys,
+ * validators, KV store and file checks are in their own modules.
+ *
  * @module
  */
 
@@ -17,7 +21,8 @@ import {
   type StoreKey,
 } from "./store.ts";
 import { defaultCachePath } from "../paths.ts";
-import { cacheProblem, firstLine } from "./errors.ts";
+import { cacheProblem } from "./errors.ts";
+import { firstLine } from "../untrusted.ts";
 import { scopeKey } from "../scopes.ts";
 import {
   accessTokenKey,

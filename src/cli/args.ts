@@ -2,6 +2,10 @@
  * Command-line parsing: the options of each command, their checks, and the
  * settings they resolve to (flags, then environment, then the config file's profile).
  *
+ * This module is longer than 400 lines because it is the settings table and the
+ * one precedence rule (flag, environment, profile, default) that every command,
+ * the help and the generated docs read from.
+ *
  * @module
  */
 

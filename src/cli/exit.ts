@@ -4,6 +4,7 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
 import { DeviceFlowError, InteractionRequiredError, ServerError } from "../errors.ts";
 import { redact } from "../redact.ts";
 import { UsageError } from "./args.ts";
@@ -27,7 +28,7 @@ import {
  */
 export function report(error: unknown, io: GuardedIo, command: string, json = false): number {
   const code = exitCode(error);
-  const message = oneLine(redact(describe(error)).split(/\r?\n/)[0]!);
+  const message = oneLine(firstLine(redact(describe(error))));
   if (json) {
     // --json-events: errors are events too, so that stderr stays one JSON object per line.
     const kind = missingPermission(error) || error instanceof MissingPermissionsError

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
+
 /** The program that opens a URL here, honouring `$BROWSER`. */
 export function browserCommand(
   url: string,
@@ -47,6 +49,6 @@ export async function openBrowser(
   } catch (error) {
     return error instanceof Deno.errors.NotFound
       ? `No browser can be opened here (${program} was not found); open the address on another device`
-      : `Cannot open a browser: ${(error as Error).message.split("\n")[0]}`;
+      : `Cannot open a browser: ${firstLine(error)}`;
   }
 }

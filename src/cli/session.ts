@@ -5,6 +5,7 @@
  * @module
  */
 
+import { firstLine } from "../untrusted.ts";
 import type { CachedAccount, TokenCache } from "../../cache.ts";
 import {
   accountMatches,
@@ -302,7 +303,7 @@ export function verboseFetch(io: GuardedIo, values: Values = {}): typeof fetch {
       );
       return response;
     } catch (error) {
-      const reason = redact((error as Error).message ?? String(error)).split("\n")[0];
+      const reason = firstLine(redact((error as Error).message ?? String(error)));
       io.stderr(
         json
           ? jsonLine({ event: "response", method, url: address, failed: reason, ms: ms() })

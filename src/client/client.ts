@@ -2,6 +2,10 @@
  * The client: device code sign-in, silent acquisition from the cache and by
  * refresh, accounts and revocation.
  *
+ * This module is longer than 400 lines because it is the public façade, and
+ * each public method carries its documented example; the silent lookup,
+ * identity, options and API fetch are in their own modules.
+ *
  * @module
  */
 
