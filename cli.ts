@@ -19,6 +19,7 @@
 import { parseCommand, type Values } from "./src/cli/args.ts";
 import type { Command } from "./src/cli/context.ts";
 import { report } from "./src/cli/exit.ts";
+import { chooseLocale } from "./src/i18n/locale.ts";
 import { EXIT_HELP } from "./src/cli/help.ts";
 import { guardIo } from "./src/cli/format.ts";
 import { didYouMean } from "./src/suggest.ts";
@@ -140,7 +141,13 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
   } catch (error) {
     // A reader that closed stdout early (| head) wants no more, and no message.
     if (error instanceof Deno.errors.BrokenPipe) return EXIT.outputClosed;
-    return report(error, io, name, values?.["json-events"] === true);
+    return report(
+      error,
+      io,
+      name,
+      values?.["json-events"] === true,
+      chooseLocale(values?.lang as string | undefined, io.env),
+    );
   }
 }
 

@@ -51,6 +51,11 @@ export interface Endpoints {
   readonly userinfo?: string;
   /** The issuer the metadata named, when discovery was used; ID tokens must carry it. */
   readonly issuer?: string;
+  /**
+   * The languages the server's pages come in (OpenID Connect Discovery's
+   * `ui_locales_supported`), for `ui_locales`.
+   */
+  readonly uiLocalesSupported?: readonly string[];
 }
 
 /**

@@ -64,10 +64,12 @@ interface Layout {
   columns: number;
   rows: number;
   qr: boolean;
+  /** `--lang`: the server then sends no message, so that the composed one shows. */
+  lang?: string;
 }
 
 async function signInOnScreen(
-  { columns, rows }: Layout,
+  { columns, rows, lang }: Layout,
   token: Parameters<typeof json>[1] | "503",
   check: (screen: string, lines: string[]) => Promise<void> | void,
 ): Promise<void> {
@@ -78,17 +80,22 @@ async function signInOnScreen(
   try {
     serveHostile(server, {
       device: {
-        message:
-          "To sign in, use a web browser to open the page shown below and enter the code to authenticate this command-line tool on another device.",
+        message: lang === undefined
+          ? "To sign in, use a web browser to open the page shown below and enter the code to authenticate this command-line tool on another device."
+          : undefined,
         verification_uri_complete: `${server.url}/verify?user_code=HOST-ILE1`,
         interval: 1,
       },
       token: token === "503" ? { status: 503, body: "down" } : json(400, token),
     });
-    await cliInTmux(session, columns, rows, ["login", ...hostileArgs(server, cache.path)]);
+    await cliInTmux(session, columns, rows, [
+      "login",
+      ...hostileArgs(server, cache.path),
+      ...(lang ? ["--lang", lang] : []),
+    ]);
     const screen = await screenWhen(
       session,
-      /Waiting for the sign-in(?: in the browser)?: \d+:\d\d left/,
+      lang ? /\d+:\d\d/ : /Waiting for the sign-in(?: in the browser)?: \d+:\d\d left/,
     );
     const lines = screen.split("\n");
     for (const line of lines) {
@@ -233,3 +240,28 @@ Deno.test({
     }
   },
 });
+
+for (const columns of [60, 100]) {
+  Deno.test({
+    name:
+      `in Japanese at ${columns} columns (wide characters) no line is wider than the terminal, and the address and code are verbatim`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () =>
+      signInOnScreen(
+        { columns, rows: 30, qr: false, lang: "ja_JP.UTF-8" },
+        { error: "authorization_pending" },
+        (screen, lines) => {
+          const shown = lastLines(lines, 6);
+          const address = shown.find((l) => l.startsWith("  アドレス:"));
+          const code = shown.find((l) => l.startsWith("  コード:"));
+          assert.match(address ?? "", /^ {2}アドレス: http:\/\/127\.0\.0\.1:\d+\/verify$/, screen);
+          assert.match(code ?? "", /^ {2}コード: {3}HOST-ILE1$/, screen);
+          assert.match(shown.at(-1)!, /^(ブラウザーでの)?サインインを待っています: 残り \d+:\d\d/);
+          // The composed message, in Japanese, wrapped at the width: the address in it whole.
+          assert.ok(screen.includes("このデバイスでサインインするには"), screen);
+          assert.match(screen, /http:\/\/127\.0\.0\.1:\d+\/verify/);
+        },
+      ),
+  });
+}

@@ -100,6 +100,9 @@ const validMetadata: Validator<CachedMetadata> = (v) =>
     (v.endpoints.revocation === undefined || isEndpoint(v.endpoints.revocation)) &&
     (v.endpoints.userinfo === undefined || isEndpoint(v.endpoints.userinfo)) &&
     isOptionalString(v.endpoints.issuer) &&
+    (v.endpoints.uiLocalesSupported === undefined ||
+      isStrings(v.endpoints.uiLocalesSupported) &&
+        v.endpoints.uiLocalesSupported.every((t) => /^[A-Za-z0-9-]{1,64}$/.test(t))) &&
     isTime(v.fetchedAt)
     ? v as unknown as CachedMetadata
     : undefined;

@@ -47,6 +47,7 @@ export const CACHE_OPTIONS: Options = {
   config: { type: "string" },
   profile: { type: "string" },
   verbose: { type: "boolean", short: "v" },
+  lang: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 /** The options of commands that talk to a server and may write new tokens. */

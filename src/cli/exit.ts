@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type Locale, say } from "../i18n/locale.ts";
 import { firstLine } from "../untrusted.ts";
 import { DeviceFlowError, InteractionRequiredError, ServerError } from "../errors.ts";
 import { redact } from "../redact.ts";
@@ -26,9 +27,15 @@ import {
  * @param command The command, for usage hints.
  * @returns The exit code.
  */
-export function report(error: unknown, io: GuardedIo, command: string, json = false): number {
+export function report(
+  error: unknown,
+  io: GuardedIo,
+  command: string,
+  json = false,
+  locale: Locale = "en",
+): number {
   const code = exitCode(error);
-  const message = oneLine(firstLine(redact(describe(error))));
+  const message = oneLine(firstLine(redact(localized(error, locale) ?? describe(error))));
   if (json) {
     // --json-events: errors are events too, so that stderr stays one JSON object per line.
     const kind = missingPermission(error) || error instanceof MissingPermissionsError
@@ -44,6 +51,31 @@ export function report(error: unknown, io: GuardedIo, command: string, json = fa
   io.stderr(`deviceflow: ${message}\n`);
   if (error instanceof UsageError) io.stderr(`Run 'deviceflow ${command} --help' for usage.\n`);
   return code;
+}
+
+/**
+ * The line for an outcome a person causes or meets while signing in, in
+ * their language; `undefined` for English and for every other error, which
+ * stay as they are.
+ */
+function localized(error: unknown, locale: Locale): string | undefined {
+  if (locale === "en" || !(error instanceof DeviceFlowError)) return undefined;
+  switch (error.code) {
+    case "authorization_declined":
+      return say(locale, "declined");
+    case "expired_token":
+      return say(locale, "expired");
+    case "timeout":
+      return say(locale, "timedOut");
+    case "cancelled":
+      return say(locale, "cancelled");
+    case "interaction_required": {
+      const command = error.message.match(/(deviceflow login\b[^;()]*?)\s*(?:\(|$)/)?.[1];
+      return command ? say(locale, "signInNeeded", { command }) : say(locale, "notSignedIn");
+    }
+    default:
+      return undefined;
+  }
 }
 
 function describe(error: unknown): string {

@@ -273,6 +273,13 @@ export const OPTION_DOCS: Readonly<Record<string, OptionDoc>> = {
     text:
       "Encrypt the tokens in the cache (AES-GCM; key from DEVICEFLOW_CACHE_KEY(_FILE) or a key file)",
   },
+  lang: {
+    group: "cache",
+    usage: "--lang LANG",
+    text:
+      "Language of the sign-in: en, de, zh, fr, ja or es (default: LC_ALL, LC_MESSAGES or LANG)",
+    env: "DEVICEFLOW_LANG",
+  },
   verbose: {
     group: "cache",
     usage: "-v, --verbose",

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Locale, type MessageKey, say } from "../i18n/locale.ts";
 import { encodeQr, qrWidth, renderQr } from "./qr.ts";
 import type { Account, DeviceCode, PollEvent } from "../types.ts";
 import { type CliControl, displayWidth, jsonLine, oneLine, truncate, wrap } from "./format.ts";
@@ -44,6 +45,8 @@ export interface TextViewOptions {
   /** The terminal's height in rows, when known. */
   readonly rows?: number | undefined;
   readonly now: () => number;
+  /** The language of the text (default English). */
+  readonly locale?: Locale;
 }
 
 /** Formats seconds as m:ss. */
@@ -96,6 +99,8 @@ export function qrFor(
  */
 export function textView(options: TextViewOptions): SignInView {
   const { write, control, color } = options;
+  const locale = options.locale ?? "en";
+  const t = (key: MessageKey, values?: Record<string, string | number>) => say(locale, key, values);
   let timer: ReturnType<typeof setInterval> | undefined;
   let expiresAt = 0;
   let note = "";
@@ -108,7 +113,7 @@ export function textView(options: TextViewOptions): SignInView {
   const draw = () => {
     const left = clockTime((expiresAt - options.now()) / 1000);
     control("clearLine");
-    write(countdownLine(left, note, options.columns));
+    write(countdownLine(left, note, options.columns, locale));
   };
   const line = (text: string) => {
     if (options.terminal) {
@@ -135,14 +140,17 @@ export function textView(options: TextViewOptions): SignInView {
       const otherRows = 1 + message.split("\n").length + 1 + 2 + 1 + promptRows + 1 + 1;
       const qr = qrFor(code, options, otherRows);
       write(`\n${message}\n\n`);
-      if (qr) write(`  Or scan this code with a phone:\n\n${qr}\n\n`);
+      if (qr) write(`  ${t("scanQr")}\n\n${qr}\n\n`);
       // The address and the code come last, nearest the cursor: they stay on screen.
-      write(`  Address: ${code.verificationUri}${hostNote(code.verificationUri)}\n  Code:    `);
+      // The labels padded to one width, so that the address and the code line up.
+      const [address, codeLabel] = padLabels(t("address"), t("code"));
+      write(`  ${address} ${code.verificationUri}${hostNote(code.verificationUri, locale)}\n`);
+      write(`  ${codeLabel} `);
       styled("bold", code.userCode);
       write("\n");
       if (code.verificationUriComplete) {
-        const open = `  Or open: ${code.verificationUriComplete}`;
-        const filled = "  (the code is filled in)";
+        const open = `  ${t("openComplete")} ${code.verificationUriComplete}`;
+        const filled = `  ${t("codeFilledIn")}`;
         write(open);
         // The note only where it fits: a wrapped line would push the address up.
         if (!options.columns || displayWidth(open + filled) < options.columns) {
@@ -156,19 +164,20 @@ export function textView(options: TextViewOptions): SignInView {
         draw();
         timer = setInterval(draw, 1000);
       } else {
-        write(
-          `Waiting for the sign-in (the code expires in ${
-            clockTime((expiresAt - options.now()) / 1000)
-          } min)...\n`,
-        );
+        const message = t("waiting", { time: clockTime((expiresAt - options.now()) / 1000) });
+        write(`${options.columns ? wrap(message, options.columns - 1) : message}\n`);
       }
     },
     resuming(code) {
       expiresAt = code.expiresAt.getTime();
       write(
-        `Waiting for the pending sign-in with code ${code.userCode} at ${code.verificationUri} (it expires in ${
-          clockTime((expiresAt - options.now()) / 1000)
-        } min)\n`,
+        `${
+          t("resuming", {
+            code: code.userCode,
+            address: code.verificationUri,
+            time: clockTime((expiresAt - options.now()) / 1000),
+          })
+        }\n`,
       );
       if (options.terminal) {
         draw();
@@ -177,18 +186,18 @@ export function textView(options: TextViewOptions): SignInView {
     },
     event(event) {
       if (event.type === "slow_down") {
-        line(`server asked to slow down: polling every ${event.interval} s`);
+        line(t("slowDown", { interval: event.interval }));
       } else if (event.type === "retry") {
-        line(`${oneLine(event.reason)}; retrying in ${Math.round(event.delay)} s`);
-      } else if (options.verbose) line(`pending, next poll in ${event.interval} s`);
+        line(t("retrying", { reason: oneLine(event.reason), delay: Math.round(event.delay) }));
+      } else if (options.verbose) line(t("pending", { interval: event.interval }));
     },
     renewing(attempt, max) {
       stop();
-      write(`The code expired; here is a new one (${attempt} of ${max}).\n`);
+      write(`${t("renewing", { attempt, max })}\n`);
     },
     success(account) {
       stop();
-      write(`Signed in as ${oneLine(account.username)}.\n`);
+      write(`${t("signedIn", { username: oneLine(account.username) })}\n`);
     },
     stop,
   };
@@ -204,11 +213,16 @@ export function textView(options: TextViewOptions): SignInView {
  * @param columns The terminal's width, when known.
  * @returns The line.
  */
-export function countdownLine(left: string, note: string, columns: number | undefined): string {
-  const long = `Waiting for the sign-in in the browser: ${left} left`;
+export function countdownLine(
+  left: string,
+  note: string,
+  columns: number | undefined,
+  locale: Locale = "en",
+): string {
+  const long = say(locale, "countdown", { time: left });
   const full = note ? `${long} (${note})` : long;
   if (columns === undefined || displayWidth(full) < columns) return full;
-  const short = `Waiting for the sign-in: ${left} left`;
+  const short = say(locale, "countdownShort", { time: left });
   for (const base of note ? [long, short] : []) {
     const room = columns - 1 - displayWidth(base) - 3;
     if (room >= 12) return `${base} (${truncate(note, room)})`;
@@ -222,14 +236,20 @@ export function countdownLine(left: string, note: string, columns: number | unde
  * otherwise: an internationalised name that could imitate another
  * (`microsоft.com` with a Cyrillic o) is shown as the punycode it really is.
  */
-function hostNote(address: string): string {
+function hostNote(address: string, locale: Locale): string {
   let host: string;
   try {
     host = new URL(address).host;
   } catch {
     return "";
   }
-  return address.toLowerCase().includes(`//${host}`) ? "" : `  (host: ${host})`;
+  return address.toLowerCase().includes(`//${host}`) ? "" : `  ${say(locale, "host", { host })}`;
+}
+
+/** Labels padded with spaces to one display width (wide characters count two). */
+function padLabels(...labels: string[]): string[] {
+  const width = Math.max(...labels.map(displayWidth));
+  return labels.map((label) => label + " ".repeat(width - displayWidth(label)));
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 } from "./args.ts";
 import type { CliIo } from "./io.ts";
 import { leaseTtl, requestTimeouts } from "./args.ts";
+import { chooseLocale } from "../i18n/locale.ts";
 import { accountJson, type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import type { SignInView } from "./prompt.ts";
 import { notice, permittedFetch } from "./context.ts";
@@ -62,6 +63,7 @@ export function makeClient(
       : (io.fetch ?? permittedFetch((input, init) => fetch(input, init))),
     ...requestTimeouts(values, io.env),
     ...leaseTtl(io.env),
+    locale: chooseLocale(values.lang as string | undefined, io.env),
   };
   if (settings.authority) options.authority = settings.authority;
   if (settings.provider) options.provider = settings.provider;
@@ -208,6 +210,7 @@ export async function makeView(io: GuardedIo, values: Values): Promise<SignInVie
     columns: io.columns?.(),
     rows: io.rows?.(),
     now: () => Date.now(),
+    locale: chooseLocale(values.lang as string | undefined, io.env),
   });
 }
 

@@ -56,6 +56,7 @@ import { buildTokenResult, type ProfileHint } from "../protocol/token_result.ts"
 import type { Account, Clock, DeviceCode, Endpoints, Provider, TokenResult } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { clientIdentity } from "./options.ts";
+import { type Locale, marketFor, parseLocale, say, uiLocaleFor } from "../i18n/locale.ts";
 import type {
   AcquireOptions,
   DeviceFlowClientOptions,
@@ -134,6 +135,7 @@ export class DeviceFlowClient {
   readonly #authorityUrl: URL | undefined;
   readonly #explicitEndpoints: DeviceFlowClientOptions["endpoints"];
   readonly #defaultScopes: boolean;
+  readonly #locale: Locale | undefined;
   readonly #clock: Clock;
   readonly #http: HttpContext;
   readonly #leaseTtl: number;
@@ -166,6 +168,10 @@ export class DeviceFlowClient {
     this.#clientSecret = options.clientSecret || undefined;
     registerSecret(this.#clientSecret);
     this.#defaultScopes = options.defaultScopes ?? true;
+    if (options.locale !== undefined && typeof options.locale !== "string") {
+      throw new TypeError("Cannot create a DeviceFlowClient: locale must be a string");
+    }
+    this.#locale = options.locale === undefined ? undefined : parseLocale(options.locale) ?? "en";
     this.#clock = options.clock ?? systemClock;
     if (options.fetch !== undefined && typeof options.fetch !== "function") {
       throw new TypeError("Cannot create a DeviceFlowClient: fetch must be a function");
@@ -264,6 +270,14 @@ export class DeviceFlowClient {
     const form: Record<string, string> = { client_id: this.clientId };
     if (scopes.length) form.scope = scopes.join(" ");
     if (options.claims) form.claims = options.claims;
+    if (this.#locale) {
+      // The server's own text in the same language: Entra's message, other servers' pages.
+      if (this.provider === "entra") form.mkt = marketFor(this.#locale);
+      else {
+        const tag = uiLocaleFor(this.#locale, endpoints.uiLocalesSupported);
+        if (tag) form.ui_locales = tag;
+      }
+    }
     if (this.#clientSecret) form.client_secret = this.#clientSecret;
     // Sent again once after 503 or 429: the server did not act on it.
     const result = await postForm(
@@ -281,7 +295,11 @@ export class DeviceFlowClient {
       verificationUri: parsed.verificationUri,
       expiresAt: new Date(this.#clock.now() + parsed.expiresIn * 1000),
       interval: parsed.interval,
-      message: parsed.message ?? composeMessage(parsed.verificationUri, parsed.userCode),
+      message: parsed.message ??
+        say(this.#locale ?? "en", "message", {
+          address: parsed.verificationUri,
+          code: parsed.userCode,
+        }),
       scopes,
     };
     if (parsed.verificationUriComplete) {
@@ -782,10 +800,6 @@ function needsInteraction(error: ServerError): boolean {
 
 function isUnavailable(error: unknown): boolean {
   return error instanceof ServerError && (error.status >= 500 || error.status === 429);
-}
-
-function composeMessage(verificationUri: string, userCode: string): string {
-  return `To sign in on this device, open ${verificationUri} in a browser on another device and enter the code ${userCode}`;
 }
 
 function defaultUserAgent(): string {

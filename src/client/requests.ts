@@ -61,6 +61,14 @@ export interface DeviceFlowClientOptions {
   /** The limit for one HTTP request, headers and body, in milliseconds (default 30000). */
   requestTimeout?: number;
   /**
+   * The language of the sign-in: `en`, `de`, `zh`, `fr`, `ja` or `es` (a
+   * region or encoding suffix is accepted: `de_AT.UTF-8`; anything else is
+   * English). It writes {@linkcode DeviceCode.message} when the server sends
+   * none, and asks the server for its own text in it: Entra's `mkt`, and
+   * OpenID Connect's `ui_locales` where discovery lists the language.
+   */
+  locale?: string;
+  /**
    * The limit until an HTTP response's headers arrive (connecting, TLS and the
    * server's answer), in milliseconds (default 10000).
    */

@@ -135,6 +135,14 @@ function endpointsFromMetadata(
   if (revocation) endpoints.revocation = revocation;
   const userinfo = endpoint("userinfo_endpoint");
   if (userinfo) endpoints.userinfo = userinfo;
+  // Language tags only (RFC 5646's letters, digits and hyphens), at most 200 of them.
+  const locales = metadata.ui_locales_supported;
+  if (Array.isArray(locales)) {
+    const tags = locales.filter((t): t is string =>
+      typeof t === "string" && /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/.test(t)
+    ).slice(0, 200);
+    if (tags.length) endpoints.uiLocalesSupported = tags;
+  }
   return endpoints;
 }
 
