@@ -144,7 +144,8 @@ for (const locale of LOCALES) {
 /** A server that records the device authorization requests. */
 function recordingServer(metadata: Record<string, unknown> | undefined) {
   const forms: URLSearchParams[] = [];
-  const fetch: typeof globalThis.fetch = async (input, init) => {
+  const fetch: typeof globalThis.fetch = (input, init) => Promise.resolve(answer(input, init));
+  const answer = (input: RequestInfo | URL, init?: RequestInit): Response => {
     const url = String(input instanceof Request ? input.url : input);
     if (url.includes("/.well-known/openid-configuration") && metadata) {
       return Response.json(metadata);
