@@ -61,10 +61,10 @@ function safeDefaultCachePath(): string {
 }
 
 /** Where an option is listed in a command's help. */
-type Group = "command" | "output" | "sign-in" | "server" | "cache";
+export type Group = "command" | "output" | "sign-in" | "server" | "cache";
 
 /** One option as the help describes it. */
-interface OptionDoc {
+export interface OptionDoc {
   readonly group: Group;
   /** How it is written, with its value: `--authority URL`. */
   readonly usage: string;

@@ -102,6 +102,13 @@ export const ENV_VARIABLES: readonly string[] = [
   "DEVICEFLOW_PROVIDER",
   "DEVICEFLOW_SCOPE",
   "DEVICEFLOW_TENANT",
+  "DEVICEFLOW_CONNECT_TIMEOUT",
+  "DEVICEFLOW_REQUEST_TIMEOUT",
+  // The language of the sign-in, in POSIX order after DEVICEFLOW_LANG.
+  "DEVICEFLOW_LANG",
+  "LC_ALL",
+  "LC_MESSAGES",
+  "LANG",
   // Where the cache and the config file are by default.
   "HOME",
   "USERPROFILE",
