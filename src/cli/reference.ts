@@ -89,7 +89,14 @@ export function renderReference(): string {
     const takers = Object.entries(COMMANDS)
       .filter(([, command]) => Object.hasOwn(command.options, name))
       .map(([commandName]) => commandName);
-    return `| \`${cell(doc.usage)}\` | ${cell(doc.text)} | ${doc.env ? `\`${doc.env}\`` : ""} | ${
+    // The help names this machine's default path; the docs name the rule.
+    const text = name === "cache"
+      ? doc.text.replace(
+        /\(default [^)]*\)/,
+        "(default: deviceflow/cache.db in the user's cache directory)",
+      )
+      : doc.text;
+    return `| \`${cell(doc.usage)}\` | ${cell(text)} | ${doc.env ? `\`${doc.env}\`` : ""} | ${
       takers.length === Object.keys(COMMANDS).length ? "all" : takers.join(", ")
     } |`;
   });
