@@ -22,7 +22,7 @@
 export { TokenCache } from "./src/cache/token_cache.ts";
 export { kvAvailable } from "./src/cache/_kv.ts";
 export { exposure } from "./src/cache/_fs.ts";
-export { CacheKeyError } from "./src/cache/sealing.ts";
+export { CacheKeyError } from "./src/cache/_sealed.ts";
 export { scopeKey } from "./src/scopes.ts";
 export type {
   AccountRef,

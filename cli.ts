@@ -18,11 +18,7 @@
 
 import { parseCommand, type Values } from "./src/cli/args.ts";
 import type { Command } from "./src/cli/context.ts";
-import { report } from "./src/cli/exit.ts";
-import { chooseLocale } from "./src/i18n/locale.ts";
-import { EXIT_HELP } from "./src/cli/help.ts";
 import { guardIo } from "./src/cli/format.ts";
-import { didYouMean } from "./src/suggest.ts";
 import { type CliIo, EXIT, interrupts, processIo } from "./src/cli/io.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -69,7 +65,7 @@ ${list}
 
 Run 'deviceflow <command> --help' for a command's options.
 
-${EXIT_HELP}`;
+${(await import("./src/cli/help.ts")).EXIT_HELP}`;
 }
 
 /**
@@ -119,6 +115,7 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
   }
   const load = known(name);
   if (!load) {
+    const { didYouMean } = await import("./src/suggest.ts");
     const guess = didYouMean(name, Object.keys(COMMANDS), (c) => `'deviceflow ${c}'`);
     io.stderr(
       `deviceflow: unknown command "${name}"${guess}\nRun 'deviceflow --help' for usage.\n`,
@@ -141,6 +138,11 @@ export async function main(args: string[], rawIo: CliIo = processIo()): Promise<
   } catch (error) {
     // A reader that closed stdout early (| head) wants no more, and no message.
     if (error instanceof Deno.errors.BrokenPipe) return EXIT.outputClosed;
+    // The error path loads its own modules: a cached token does not pay for them.
+    const [{ report }, { chooseLocale }] = await Promise.all([
+      import("./src/cli/exit.ts"),
+      import("./src/i18n/choose.ts"),
+    ]);
     return report(
       error,
       io,

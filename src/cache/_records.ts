@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isSealed, type Sealed } from "./sealing.ts";
+import { isSealed, type Sealed } from "./_sealed.ts";
 import type { StoreKey } from "./store.ts";
 import { isVisibleAscii } from "../untrusted.ts";
 import { isSecureUrl, unsafeAddressReason } from "../url_policy.ts";

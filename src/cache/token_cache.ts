@@ -11,7 +11,10 @@
  * @module
  */
 
-import { CacheKeyError, importCacheKey, isSealed, seal, type Sealed, unseal } from "./sealing.ts";
+import { CacheKeyError, isSealed, type Sealed } from "./_sealed.ts";
+
+/** The cipher, loaded only for an encrypted cache. */
+type Sealing = typeof import("./sealing.ts");
 import { CacheError } from "../errors.ts";
 import {
   MemoryStore,
@@ -100,6 +103,7 @@ export class TokenCache {
   readonly #store: Store;
   #skipped = new Map<string, SkippedEntry>();
   #key: CryptoKey | undefined;
+  #sealing: Sealing | undefined;
   #file = false;
   #readOnlyBecause: unknown;
   /** Where the cache lives: a file path, a KV Connect URL, or `:memory:`. */
@@ -151,7 +155,7 @@ export class TokenCache {
     const retries = options.lockRetries ?? 40;
     const key = options.encryptionKey === undefined
       ? undefined
-      : await importCacheKey(options.encryptionKey);
+      : await (await import("./sealing.ts")).importCacheKey(options.encryptionKey);
     const path = location ?? defaultCachePath();
     if (!kvAvailable()) {
       if (path === ":memory:") return TokenCache.memory();
@@ -211,18 +215,25 @@ export class TokenCache {
    * and the plaintext secrets already there are sealed with it.
    */
   async #useKey(key: CryptoKey | undefined): Promise<void> {
+    if (key) this.#sealing = await import("./sealing.ts");
     const context = formatKey(keyCheckKey());
     for (let attempt = 0;; attempt++) {
       const check = await this.#guard(() => this.#store.get(keyCheckKey()));
       if (check.versionstamp !== null) {
         if (!key) throw new CacheKeyError("missing", this.location);
-        const opened = isSealed(check.value) ? await unseal(key, check.value, context) : undefined;
+        const opened = isSealed(check.value)
+          ? await this.#sealing!.unseal(key, check.value, context)
+          : undefined;
         if (opened !== KEY_CHECK) throw new CacheKeyError("wrong", this.location);
         this.#key = key;
         return;
       }
       if (!key) return;
-      const sealed = await this.#sealAll(key, check, await seal(key, KEY_CHECK, context));
+      const sealed = await this.#sealAll(
+        key,
+        check,
+        await this.#sealing!.seal(key, KEY_CHECK, context),
+      );
       if (sealed !== undefined) {
         this.#key = key;
         if (sealed > 0 && this.#file) await scrubFreePages(this.location);
@@ -259,13 +270,13 @@ export class TokenCache {
       const secret = entry.value[field];
       const context = secretContext(entry.key, field);
       if (isSealed(secret)) {
-        if (await unseal(key, secret, context) === undefined) {
+        if (await this.#sealing!.unseal(key, secret, context) === undefined) {
           throw new CacheKeyError("wrong", this.location);
         }
       } else if (isString(secret)) {
         writes.push({
           entry,
-          value: { ...entry.value, [field]: await seal(key, secret, context) },
+          value: { ...entry.value, [field]: await this.#sealing!.seal(key, secret, context) },
         });
       }
     }
@@ -328,7 +339,7 @@ export class TokenCache {
     // Without the key a sealed secret is not corrupt: skipping it would let a
     // write replace it, and it is the only copy.
     if (!this.#key) throw new CacheKeyError("missing", this.location);
-    const opened = await unseal(this.#key, secret, secretContext(entry.key, field));
+    const opened = await this.#sealing!.unseal(this.#key, secret, secretContext(entry.key, field));
     if (opened === undefined || !isWireText(opened)) {
       const key = formatKey(entry.key);
       this.#skipped.set(key, {
@@ -342,7 +353,9 @@ export class TokenCache {
 
   /** A secret as this cache stores it: sealed when the cache is encrypted. */
   async #secret(key: StoreKey, field: "secret" | "deviceCode", secret: string) {
-    return this.#key ? await seal(this.#key, secret, secretContext(key, field)) : secret;
+    return this.#key
+      ? await this.#sealing!.seal(this.#key, secret, secretContext(key, field))
+      : secret;
   }
 
   async #read<T>(key: StoreKey): Promise<{ value: T | undefined; entry: StoreEntry }> {

@@ -8,7 +8,7 @@
  */
 
 import { CacheKeyError, exposure, kvAvailable, TokenCache } from "../../cache.ts";
-import { defaultKeyFile, findCacheKey, type FoundKey } from "../cache/sealing.ts";
+import type { FoundKey } from "../cache/sealing.ts";
 import { CacheError } from "../errors.ts";
 import {
   cacheLocation,
@@ -170,6 +170,9 @@ export async function openCache(
   const encrypt = values.encrypt === true || selected.profile.encrypt === true;
   const named = encrypt || Boolean(io.env("DEVICEFLOW_CACHE_KEY")) ||
     Boolean(io.env("DEVICEFLOW_CACHE_KEY_FILE"));
+  // The key files and the cipher are loaded only for an encrypted cache.
+  const findCacheKey: typeof import("../cache/sealing.ts").findCacheKey = async (options) =>
+    (await import("../cache/sealing.ts")).findCacheKey(options);
   let found = named ? await findCacheKey({ env: io.env, location, create: encrypt }) : undefined;
   const lockTimeout = seconds(
     io.env("DEVICEFLOW_LOCK_TIMEOUT") || undefined,
@@ -200,14 +203,19 @@ export async function openCache(
     if (!(error instanceof CacheKeyError)) throw error;
     // A key made just now cannot be the one the cache was encrypted with.
     if (found?.created && found.file) await Deno.remove(found.file).catch(() => {});
-    throw new CacheError(keyProblem(location, found?.created ? undefined : found), {
+    const { defaultKeyFile } = await import("../cache/sealing.ts");
+    throw new CacheError(keyProblem(location, found?.created ? undefined : found, defaultKeyFile), {
       cause: error,
     });
   }
 }
 
 /** Why an encrypted cache did not open, and where the key was looked for. */
-function keyProblem(location: string, found: FoundKey | undefined): string {
+function keyProblem(
+  location: string,
+  found: FoundKey | undefined,
+  defaultKeyFile: (location: string) => string | undefined,
+): string {
   const unchanged = "nothing in it was changed";
   if (found) {
     return `The token cache ${location} is encrypted and ${found.source} does not open it; use the key it was encrypted with (${unchanged})`;

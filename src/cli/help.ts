@@ -33,7 +33,9 @@ export const SERVER_HELP = `Server options (flags win, then the environment, the
 `;
 
 /** The options every command has. */
-export const COMMON_HELP = `Common options:
+/** The options every command has (built when shown: it names this machine's default cache). */
+export function commonHelp(): string {
+  return `Common options:
   --cache PATH             Token cache: a file, :memory:, or a KV Connect URL  [DEVICEFLOW_CACHE]
                            (default ${safeDefaultCachePath()})
   --config PATH            Config file with named profiles (see 'deviceflow config --help')
@@ -51,6 +53,7 @@ export const COMMON_HELP = `Common options:
   -v, --verbose            Show each request's method, address, status and time on stderr
   -h, --help               Show this help
 `;
+}
 
 function safeDefaultCachePath(): string {
   try {
@@ -252,7 +255,10 @@ export const OPTION_DOCS: Readonly<Record<string, OptionDoc>> = {
   cache: {
     group: "cache",
     usage: "--cache PATH",
-    text: `Token cache: a file, :memory:, or a KV Connect URL (default ${safeDefaultCachePath()})`,
+    // A getter: the default path is looked up when the help is shown, not at start-up.
+    get text() {
+      return `Token cache: a file, :memory:, or a KV Connect URL (default ${safeDefaultCachePath()})`;
+    },
     env: "DEVICEFLOW_CACHE",
   },
   config: {

@@ -24,7 +24,7 @@ import {
 } from "./args.ts";
 import type { CliIo } from "./io.ts";
 import { leaseTtl, requestTimeouts } from "./args.ts";
-import { chooseLocale } from "../i18n/locale.ts";
+import { chooseLocale } from "../i18n/choose.ts";
 import { accountJson, type GuardedIo, jsonLine, oneLine } from "./format.ts";
 import type { SignInView } from "./prompt.ts";
 import { notice, permittedFetch } from "./context.ts";

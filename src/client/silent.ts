@@ -234,8 +234,31 @@ export async function lookupCachedToken(
   cache: TokenCache,
   request: CachedTokenRequest,
 ): Promise<{ account: CachedAccount; result: TokenResult | undefined }> {
-  const account = await findAccount(cache, request, request.account);
-  const token = await cachedToken(cache, account, request.scopes);
+  let account: CachedAccount | undefined;
+  let token: CachedAccessToken | undefined;
+  if (request.account === undefined) {
+    // The common case, the active account: its record and its tokens read at once.
+    const active = await cache.getActiveAccount(request.authority, request.clientId);
+    if (active !== undefined) {
+      const ref = {
+        authority: request.authority,
+        clientId: request.clientId,
+        homeAccountId: active,
+      };
+      const [found, tokens] = await Promise.all([
+        cache.getAccount(ref),
+        cache.getAccessTokens(ref),
+      ]);
+      if (found) {
+        account = found;
+        token = request.scopes.length ? tokens.find((t) => covers(t, request.scopes)) : tokens[0];
+      }
+    }
+  }
+  if (!account) {
+    account = await findAccount(cache, request, request.account);
+    token = await cachedToken(cache, account, request.scopes);
+  }
   if (!isFresh(token, request.minTtlMs, request.now)) return { account, result: undefined };
   return {
     account,

@@ -14,11 +14,9 @@ import { ja } from "./ja.ts";
 import { zh } from "./zh.ts";
 
 export type { MessageKey, Messages } from "./en.ts";
+import { type Locale, parseLocale } from "./choose.ts";
 
-/** The languages of the sign-in. */
-export const LOCALES = ["en", "de", "zh", "fr", "ja", "es"] as const;
-/** One of {@linkcode LOCALES}. */
-export type Locale = typeof LOCALES[number];
+export { chooseLocale, type Locale, LOCALES, parseLocale } from "./choose.ts";
 
 /** Every language's messages, by locale. */
 export const MESSAGES: Readonly<Record<Locale, Messages>> = { en, de, zh, fr, ja, es };
@@ -32,46 +30,6 @@ const REGIONS: Readonly<Record<Locale, string>> = {
   ja: "ja-JP",
   es: "es-ES",
 };
-
-/**
- * The language a locale name means: `de`, `de_AT.UTF-8`, `es-MX`,
- * `zh_CN`, `zh-Hans`, `ja_JP.eucJP@x`. `C` and `POSIX` are English;
- * traditional Chinese (`zh_TW`, `zh-Hant`, `zh_HK`) and anything unknown are
- * `undefined`.
- *
- * @param name A locale name, as `LANG` or `--lang` give it.
- * @returns The language, or `undefined`.
- */
-export function parseLocale(name: string | undefined): Locale | undefined {
-  if (!name) return undefined;
-  const bare = name.trim().split(/[.@]/, 1)[0]!.replaceAll("_", "-").toLowerCase();
-  if (bare === "c" || bare === "posix") return "en";
-  const [language, ...rest] = bare.split("-");
-  if (language === "zh" && rest.some((part) => ["tw", "hk", "mo", "hant"].includes(part))) {
-    return undefined;
-  }
-  return (LOCALES as readonly string[]).includes(language!) ? language as Locale : undefined;
-}
-
-/**
- * The language of the sign-in: `--lang`, then `DEVICEFLOW_LANG`, then
- * `LC_ALL`, `LC_MESSAGES` and `LANG` (POSIX order: the first one set
- * decides). A name that is set but not one of ours means English, without
- * a warning.
- *
- * @param flag The `--lang` value, if given.
- * @param env The environment.
- * @returns The language.
- */
-export function chooseLocale(
-  flag: string | undefined,
-  env: (name: string) => string | undefined,
-): Locale {
-  for (const value of [flag, ...["DEVICEFLOW_LANG", "LC_ALL", "LC_MESSAGES", "LANG"].map(env)]) {
-    if (value) return parseLocale(value) ?? "en";
-  }
-  return "en";
-}
 
 /**
  * One message with its placeholders filled in.

@@ -21,14 +21,15 @@ import {
   type Values,
 } from "../args.ts";
 import type { Command } from "../context.ts";
-import { COMMON_HELP, SERVER_HELP } from "../help.ts";
+import { commonHelp, SERVER_HELP } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine, table } from "../format.ts";
 import { MissingPermissionsError } from "../permissions.ts";
 
 const MASK = "********";
 
-const HELP = `Usage: deviceflow config list [--json]
+const help = () =>
+  `Usage: deviceflow config list [--json]
        deviceflow config show [NAME] [--json] [options]
        deviceflow config path
 
@@ -56,7 +57,7 @@ profile named "default" applies, if there is one. Flags win, then the environmen
 the profile.
 
 ${SERVER_HELP}
-${COMMON_HELP}`;
+${commonHelp()}`;
 
 const SUBCOMMANDS = "list, show or path";
 
@@ -248,7 +249,9 @@ function configFileHelp(): string {
 export const command: Command = {
   summary: "Show the config file's profiles and the settings they give (secrets masked)",
   options: { ...COMMON, ...SERVER, json: { type: "boolean" } },
-  help: HELP,
+  get help() {
+    return help();
+  },
   positionals: true,
   run: config,
 };
