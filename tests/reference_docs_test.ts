@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { renderReference, withReference } from "../src/cli/reference.ts";
-import { OPTION_DOCS } from "../src/cli/help.ts";
+import { SETTINGS } from "../src/cli/settings.ts";
 import { EXIT } from "../src/cli/io.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -18,7 +18,7 @@ Deno.test("docs/cli.md holds exactly what deno task docs writes", async () => {
 
 Deno.test("the generated tables list every option, its variable, and every exit code", () => {
   const text = renderReference();
-  for (const doc of Object.values(OPTION_DOCS)) {
+  for (const doc of Object.values(SETTINGS)) {
     if (!doc.usage) continue;
     assert.ok(text.includes(`\`${doc.usage}\``), doc.usage);
     if (doc.env) assert.ok(text.includes(`\`${doc.env}\``), doc.env);

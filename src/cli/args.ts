@@ -14,6 +14,7 @@ import { type Config, ConfigError, type Profile, readConfig } from "./config_fil
 import { didYouMean } from "../suggest.ts";
 import { MissingPermissionsError, requirePermissions } from "./permissions.ts";
 import { isLoopback } from "../url_policy.ts";
+import { SETTINGS, sourceName } from "./settings.ts";
 import { defaultCachePath, defaultConfigPath, dirOf } from "../paths.ts";
 import { type Provider, PROVIDERS } from "../types.ts";
 
@@ -28,44 +29,6 @@ export class UsageError extends Error {
 
 /** Option definitions. */
 export type Options = OptionSpecs;
-
-/** The options that name the server and the client. */
-export const SERVER: Options = {
-  authority: { type: "string" },
-  "client-id": { type: "string" },
-  provider: { type: "string" },
-  tenant: { type: "string" },
-  "device-endpoint": { type: "string" },
-  "token-endpoint": { type: "string" },
-  "revocation-endpoint": { type: "string" },
-  scope: { type: "string", multiple: true },
-  "no-default-scopes": { type: "boolean" },
-};
-/** The options of every command that reads the cache. */
-export const CACHE_OPTIONS: Options = {
-  cache: { type: "string" },
-  config: { type: "string" },
-  profile: { type: "string" },
-  verbose: { type: "boolean", short: "v" },
-  lang: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
-/** The options of commands that talk to a server and may write new tokens. */
-export const COMMON: Options = {
-  ...CACHE_OPTIONS,
-  encrypt: { type: "boolean" },
-  "connect-timeout": { type: "string" },
-  "request-timeout": { type: "string" },
-};
-/** The options of commands that may sign in. */
-export const SIGN_IN: Options = {
-  timeout: { type: "string" },
-  qr: { type: "boolean" },
-  "no-qr": { type: "boolean" },
-  open: { type: "boolean" },
-  "no-color": { type: "boolean" },
-  "json-events": { type: "boolean" },
-};
 
 /** Parsed values: strings, booleans and repeated strings, by option name. */
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -332,34 +295,30 @@ export function explainSettings(
   const sources: Partial<Record<keyof ServerSettings, Source>> = {};
   const str = (name: string) => values[name] as string | undefined;
   // A message names what the person wrote: the flag, the variable, or the profile's key.
-  const where = (source: Source | undefined, flag: string, variable: string, key: string) =>
-    source === "env"
-      ? variable
-      : source === "profile"
-      ? `"${key}" of profile "${selected.name}"`
-      : `--${flag}`;
-  const [provider, providerFrom] = pick(
-    str("provider"),
-    variable(env, "DEVICEFLOW_PROVIDER"),
-    profile.provider,
-  );
-  const providerName = where(providerFrom, "provider", "DEVICEFLOW_PROVIDER", "provider");
+  const where = (source: Source | undefined, flag: string) =>
+    sourceName(flag, source, selected.name);
+  // The flag, else its variable, else its profile key: the names come from the settings table.
+  const from = (flag: string): [string | undefined, Source | undefined] => {
+    const setting = SETTINGS[flag]!;
+    const fromProfile = setting.profile
+      ? (profile as Record<string, unknown>)[setting.profile]
+      : undefined;
+    return pick(
+      str(flag),
+      setting.env ? variable(env, setting.env) : undefined,
+      typeof fromProfile === "string" ? fromProfile : undefined,
+    );
+  };
+  const [provider, providerFrom] = from("provider");
+  const providerName = where(providerFrom, "provider");
   if (provider !== undefined && !PROVIDERS.includes(provider as Provider)) {
     throw new UsageError(
       `${providerName} must be one of ${PROVIDERS.join(", ")}, not "${provider}"`,
     );
   }
-  let [authority, authorityFrom] = pick(
-    str("authority"),
-    variable(env, "DEVICEFLOW_AUTHORITY"),
-    profile.authority,
-  );
-  const authorityName = where(authorityFrom, "authority", "DEVICEFLOW_AUTHORITY", "authority");
-  let [tenant, tenantFrom] = pick(
-    str("tenant"),
-    variable(env, "DEVICEFLOW_TENANT"),
-    profile.tenant,
-  );
+  let [authority, authorityFrom] = from("authority");
+  const authorityName = where(authorityFrom, "authority");
+  let [tenant, tenantFrom] = from("tenant");
   // A tenant from a lower level does not rewrite an authority, or override a provider, from a higher one.
   if (
     outranks(authorityFrom, tenantFrom) ||
@@ -368,7 +327,7 @@ export function explainSettings(
     tenant = tenantFrom = undefined;
   }
   if (tenant !== undefined) {
-    const tenantName = where(tenantFrom, "tenant", "DEVICEFLOW_TENANT", "tenant");
+    const tenantName = where(tenantFrom, "tenant");
     if (!/^[A-Za-z0-9.-]+$/.test(tenant)) {
       throw new UsageError(
         `${tenantName} must be a tenant ID, domain, organizations, common or consumers, not "${tenant}"`,
@@ -403,15 +362,11 @@ export function explainSettings(
     settings.authority = checkUrl(authority, authorityName);
     sources.authority = authorityFrom!;
   }
-  const [clientId, clientIdFrom] = pick(
-    str("client-id"),
-    variable(env, "DEVICEFLOW_CLIENT_ID"),
-    profile.clientId,
-  );
+  const [clientId, clientIdFrom] = from("client-id");
   if (clientId !== undefined) {
     if (!clientId.trim()) {
       throw new UsageError(
-        `${where(clientIdFrom, "client-id", "DEVICEFLOW_CLIENT_ID", "clientId")} must not be empty`,
+        `${where(clientIdFrom, "client-id")} must not be empty`,
       );
     }
     settings.clientId = clientId;
@@ -441,11 +396,11 @@ export function explainSettings(
   } else if (profile.deviceEndpoint && profile.tokenEndpoint) {
     settings.deviceEndpoint = checkUrl(
       profile.deviceEndpoint,
-      where("profile", "", "", "deviceEndpoint"),
+      where("profile", "device-endpoint"),
     );
     settings.tokenEndpoint = checkUrl(
       profile.tokenEndpoint,
-      where("profile", "", "", "tokenEndpoint"),
+      where("profile", "token-endpoint"),
     );
   }
   const endpointsFrom = device !== undefined ? "flag" : "profile";
@@ -459,7 +414,7 @@ export function explainSettings(
   if (revocation) {
     settings.revocationEndpoint = checkUrl(
       revocation,
-      where(revocationFrom, "revocation-endpoint", "", "revocationEndpoint"),
+      where(revocationFrom, "revocation-endpoint"),
     );
     sources.revocationEndpoint = revocationFrom!;
   }

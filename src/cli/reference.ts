@@ -20,7 +20,7 @@ import { command as status } from "./commands/status.ts";
 import { command as switchCommand } from "./commands/switch.ts";
 import { command as token } from "./commands/token.ts";
 import type { Command } from "./context.ts";
-import { OPTION_DOCS } from "./help.ts";
+import { SETTINGS } from "./settings.ts";
 import { EXIT } from "./io.ts";
 import { ENV_VARIABLES } from "./permissions.ts";
 
@@ -85,10 +85,11 @@ function cell(text: string): string {
  * @returns Markdown, ending with a newline.
  */
 export function renderReference(): string {
-  const options = Object.entries(OPTION_DOCS).filter(([, doc]) => doc.usage).map(([name, doc]) => {
+  const options = Object.entries(SETTINGS).filter(([, doc]) => doc.usage).map(([name, doc]) => {
     const takers = Object.entries(COMMANDS)
       .filter(([, command]) => Object.hasOwn(command.options, name))
       .map(([commandName]) => commandName);
+    // The table says which commands take it; the commands' parsers are made from it.
     // The help names this machine's default path; the docs name the rule.
     const text = name === "cache"
       ? doc.text.replace(
@@ -101,7 +102,7 @@ export function renderReference(): string {
     } |`;
   });
   const fromOptions = new Map(
-    Object.values(OPTION_DOCS).flatMap((doc) => doc.env ? [[doc.env, doc.usage] as const] : []),
+    Object.values(SETTINGS).flatMap((doc) => doc.env ? [[doc.env, doc.usage] as const] : []),
   );
   const variables = ENV_VARIABLES.map((name) => {
     const usage = fromOptions.get(name);

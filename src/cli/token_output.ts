@@ -6,12 +6,11 @@
  */
 
 import type { TokenResult } from "../types.ts";
-import { COMMON, type Options, SERVER, SIGN_IN } from "./args.ts";
 import { accountJson } from "./format.ts";
 import { jsonLine } from "./format.ts";
 
-/** The output formats of `token`. */
-export const FORMATS = ["raw", "json", "env", "header", "exec-credential"] as const;
+export { FORMATS } from "./settings.ts";
+import type { FORMATS } from "./settings.ts";
 
 export type Format = typeof FORMATS[number];
 
@@ -87,15 +86,3 @@ export function execInfo(
     return undefined;
   }
 }
-
-/** The options of every command that gets a token the way `token` does. */
-export const TOKEN_OPTIONS: Options = {
-  ...COMMON,
-  ...SERVER,
-  ...SIGN_IN,
-  account: { type: "string" },
-  "min-ttl": { type: "string" },
-  "force-refresh": { type: "boolean" },
-  "no-interactive": { type: "boolean" },
-  interactive: { type: "boolean" },
-};

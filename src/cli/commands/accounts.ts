@@ -4,7 +4,8 @@
  * @module
  */
 
-import { CACHE_OPTIONS, SERVER, type Values } from "../args.ts";
+import { optionsFor } from "../settings.ts";
+import type { Values } from "../args.ts";
 import { accountFilter } from "../session.ts";
 import { accountJson } from "../format.ts";
 import { type Command, withCache } from "../context.ts";
@@ -12,12 +13,7 @@ import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, table } from "../format.ts";
 
-const OPTIONS = {
-  ...CACHE_OPTIONS,
-  authority: SERVER.authority!,
-  "client-id": SERVER["client-id"]!,
-  json: { type: "boolean" },
-} as const;
+const OPTIONS = optionsFor("accounts");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

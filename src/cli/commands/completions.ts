@@ -5,12 +5,11 @@
  * @module
  */
 
-import { PROVIDERS } from "../../types.ts";
+import { optionsFor, SETTINGS } from "../settings.ts";
 import { UsageError, type Values } from "../args.ts";
 import type { Command } from "../context.ts";
 import { EXIT } from "../io.ts";
 import type { GuardedIo } from "../format.ts";
-import { FORMATS } from "../token_output.ts";
 
 /** The shells there is a completion script for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -31,14 +30,16 @@ Prints a completion script for the shell: every command and option, the values o
   -h, --help               Show this help
 `;
 
-/** Options whose value is a file name. */
-const FILE_OPTIONS = new Set(["cache", "config", "data-file"]);
-/** Options whose value is one of a few words. */
-const CHOICES: Readonly<Record<string, readonly string[]>> = {
-  output: FORMATS,
-  provider: PROVIDERS,
-  request: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-};
+/** Options whose value is a file name, from the settings table. */
+const FILE_OPTIONS = new Set(
+  Object.entries(SETTINGS).filter(([, s]) => s.complete === "file").map(([name]) => name),
+);
+/** Options whose value is one of a few words, from the settings table. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(SETTINGS).flatMap(([name, s]) =>
+    Array.isArray(s.complete) ? [[name, s.complete as readonly string[]]] : []
+  ),
+);
 /** The words a command takes besides options, where they are a few words. */
 const ARGUMENTS: Readonly<Record<string, readonly string[]>> = {
   completions: SHELLS,
@@ -80,7 +81,7 @@ function specs(commands: Readonly<Record<string, Command>>): CommandSpec[] {
       short: config.short,
       takesValue: config.type === "string",
       repeatable: config.multiple === true,
-      description: describeOption(command.help, option),
+      description: SETTINGS[option]?.text || describeOption(command.help, option),
     })),
     words: ARGUMENTS[name] ?? [],
     takesArguments: command.positionals === true,
@@ -362,7 +363,7 @@ export function completionsCommand(
 ): Command {
   return {
     summary: "Print a completion script for bash, zsh or fish",
-    options: { help: { type: "boolean", short: "h" } },
+    options: optionsFor("completions"),
     help: HELP,
     positionals: true,
     run: async (_values: Values, io: GuardedIo, positionals: string[]) => {

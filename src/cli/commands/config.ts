@@ -5,16 +5,15 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import { type Config, ConfigError } from "../config_file.ts";
 import { defaultConfigPath, dirOf } from "../../paths.ts";
 import {
   cacheLocation,
-  COMMON,
   configPath,
   explainSettings,
   loadConfig,
   selectProfile,
-  SERVER,
   type ServerSettings,
   type Source,
   UsageError,
@@ -248,7 +247,7 @@ function configFileHelp(): string {
 /** `deviceflow config`. */
 export const command: Command = {
   summary: "Show the config file's profiles and the settings they give (secrets masked)",
-  options: { ...COMMON, ...SERVER, json: { type: "boolean" } },
+  options: optionsFor("config"),
   get help() {
     return help();
   },

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import { decodeBase64Url, decodeJwt } from "../../jwt.ts";
 import { UsageError, type Values } from "../args.ts";
 import type { Command } from "../context.ts";
@@ -79,7 +80,7 @@ function whyNotJwt(token: string): string {
 /** `deviceflow decode`. */
 export const command: Command = {
   summary: "Show a JWT's header and claims, with dates (the signature is not verified)",
-  options: { help: { type: "boolean", short: "h" } },
+  options: optionsFor("decode"),
   help: HELP,
   positionals: true,
   run: decode,

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import { bearerError, fetchWithToken, type TokenSource } from "../../client/api_fetch.ts";
 import { secureUrl } from "../../url_policy.ts";
 import { redact } from "../../redact.ts";
@@ -16,7 +17,6 @@ import { verboseFetch } from "../session.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
-import { TOKEN_OPTIONS } from "../token_output.ts";
 import { withTokens } from "../tokens.ts";
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -203,14 +203,7 @@ function transportError(error: unknown, url: URL, io: GuardedIo): unknown {
   return error;
 }
 
-const OPTIONS = {
-  ...TOKEN_OPTIONS,
-  request: { type: "string", short: "X" },
-  header: { type: "string", short: "H", multiple: true },
-  data: { type: "string", short: "d", multiple: true },
-  "data-file": { type: "string" },
-  include: { type: "boolean", short: "i" },
-} as const;
+const OPTIONS = optionsFor("fetch");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

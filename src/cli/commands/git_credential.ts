@@ -6,6 +6,7 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import { isGitHost } from "../config_file.ts";
 import { isLoopback } from "../../url_policy.ts";
 import { selectProfile, UsageError, type Values } from "../args.ts";
@@ -13,7 +14,6 @@ import type { Command } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import type { GuardedIo } from "../format.ts";
-import { TOKEN_OPTIONS } from "../token_output.ts";
 import { withTokens } from "../tokens.ts";
 
 /**
@@ -111,7 +111,7 @@ function gitHosts(values: Values, io: GuardedIo): string[] | undefined {
   return profile.gitHosts ? [...profile.gitHosts] : undefined;
 }
 
-const OPTIONS = { ...TOKEN_OPTIONS, "git-host": { type: "string", multiple: true } } as const;
+const OPTIONS = optionsFor("git-credential");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

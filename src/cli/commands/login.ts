@@ -5,19 +5,11 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import type { PendingDeviceCode, TokenCache } from "../../../cache.ts";
 import type { DeviceFlowClient } from "../../client/client.ts";
 import { ExpiredTokenError, InteractionRequiredError } from "../../errors.ts";
-import {
-  COMMON,
-  seconds,
-  SERVER,
-  type ServerSettings,
-  serverSettings,
-  SIGN_IN,
-  UsageError,
-  type Values,
-} from "../args.ts";
+import { seconds, type ServerSettings, serverSettings, UsageError, type Values } from "../args.ts";
 import { accountClient, makeClient, makeView, signIn, summary } from "../session.ts";
 import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
@@ -131,14 +123,7 @@ async function resume(
   return EXIT.ok;
 }
 
-const OPTIONS = {
-  ...COMMON,
-  ...SERVER,
-  ...SIGN_IN,
-  renew: { type: "boolean" },
-  "no-wait": { type: "boolean" },
-  resume: { type: "boolean" },
-} as const;
+const OPTIONS = optionsFor("login");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

@@ -4,27 +4,17 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import type { DeviceFlowClient } from "../../client/client.ts";
 import { InteractionRequiredError } from "../../errors.ts";
-import { CACHE_OPTIONS, COMMON, SERVER, serverSettings, UsageError, type Values } from "../args.ts";
+import { serverSettings, UsageError, type Values } from "../args.ts";
 import { accountClient, accountFilter, namedAccounts } from "../session.ts";
 import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, oneLine } from "../format.ts";
 
-const OPTIONS = {
-  ...CACHE_OPTIONS,
-  "connect-timeout": COMMON["connect-timeout"]!,
-  "request-timeout": COMMON["request-timeout"]!,
-  authority: SERVER.authority!,
-  "client-id": SERVER["client-id"]!,
-  provider: SERVER.provider!,
-  tenant: SERVER.tenant!,
-  "revocation-endpoint": SERVER["revocation-endpoint"]!,
-  account: { type: "string" },
-  all: { type: "boolean" },
-} as const;
+const OPTIONS = optionsFor("logout");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

@@ -4,13 +4,13 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import type { TokenResult } from "../../types.ts";
 import { UsageError, type Values } from "../args.ts";
 import type { Command } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT, interrupts } from "../io.ts";
 import { type GuardedIo, jsonLine } from "../format.ts";
-import { TOKEN_OPTIONS } from "../token_output.ts";
 import { withToken } from "../tokens.ts";
 
 /** Signals passed on to the command. */
@@ -133,7 +133,7 @@ function isAttachedToTerminal(): boolean {
   }
 }
 
-const OPTIONS = { ...TOKEN_OPTIONS, env: { type: "string" } } as const;
+const OPTIONS = optionsFor("run");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

@@ -4,14 +4,15 @@
  * @module
  */
 
-import { CACHE_OPTIONS, type Values } from "../args.ts";
+import { optionsFor } from "../settings.ts";
+import type { Values } from "../args.ts";
 import { accountJson } from "../format.ts";
 import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 import { type GuardedIo, jsonLine, oneLine } from "../format.ts";
 
-const OPTIONS = { ...CACHE_OPTIONS, json: { type: "boolean" } } as const;
+const OPTIONS = optionsFor("status");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

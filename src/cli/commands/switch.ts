@@ -5,21 +5,17 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import type { CachedAccount } from "../../../cache.ts";
 import { InteractionRequiredError } from "../../errors.ts";
-import { CACHE_OPTIONS, SERVER, UsageError, type Values } from "../args.ts";
+import { UsageError, type Values } from "../args.ts";
 import { accountFilter, namedAccounts } from "../session.ts";
 import { type Command, withCache } from "../context.ts";
 import { type GuardedIo, oneLine } from "../format.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
 
-const OPTIONS = {
-  ...CACHE_OPTIONS,
-  authority: SERVER.authority!,
-  "client-id": SERVER["client-id"]!,
-  account: { type: "string" },
-} as const;
+const OPTIONS = optionsFor("switch");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { optionsFor } from "../settings.ts";
 import { CacheError, DeviceFlowError } from "../../errors.ts";
 import type { TokenCache } from "../../cache/token_cache.ts";
 import { clientIdentity } from "../../client/options.ts";
@@ -19,7 +20,7 @@ import {
   UsageError,
   type Values,
 } from "../args.ts";
-import { type Format, FORMATS, formatToken, TOKEN_OPTIONS } from "../token_output.ts";
+import { type Format, FORMATS, formatToken } from "../token_output.ts";
 import { type Command, withCache } from "../context.ts";
 import { commandHelp } from "../help.ts";
 import { EXIT } from "../io.ts";
@@ -106,11 +107,7 @@ async function cachedToken(
   }
 }
 
-const OPTIONS = {
-  ...TOKEN_OPTIONS,
-  output: { type: "string", short: "o" },
-  json: { type: "boolean" },
-} as const;
+const OPTIONS = optionsFor("token");
 
 // Built when asked for: a cached `token` never shows help.
 const help = () =>
