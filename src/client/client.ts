@@ -27,36 +27,30 @@ import { type ApiFetchInit, fetchWithToken, requestInit, type TokenSource } from
 import { systemClock } from "../clock.ts";
 import { discoverEndpoints } from "../protocol/discovery.ts";
 import { presetEndpoints } from "../protocol/presets.ts";
-import {
-  CacheError,
-  DeviceFlowError,
-  InteractionRequiredError,
-  InvalidResponseError,
-  NetworkError,
-  ServerError,
-} from "../errors.ts";
+import { DeviceFlowError, InteractionRequiredError, NetworkError, ServerError } from "../errors.ts";
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  getJson,
   type HttpContext,
   type HttpResult,
   MAX_RETRY_AFTER_MS,
   postForm,
-  unavailable,
 } from "../http.ts";
 import { pollForToken } from "../protocol/poll.ts";
-import {
-  parseDeviceAuthorization,
-  parseErrorBody,
-  parseTokenResponse,
-} from "../protocol/responses.ts";
+import { parseTokenResponse } from "../protocol/responses.ts";
 import { registerSecret } from "../redact.ts";
-import { buildTokenResult, type ProfileHint } from "../protocol/token_result.ts";
+import { buildTokenResult } from "../protocol/token_result.ts";
 import type { Account, Clock, DeviceCode, Endpoints, Provider, TokenResult } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { clientIdentity } from "./options.ts";
-import { type Locale, marketFor, parseLocale, say, uiLocaleFor } from "../i18n/locale.ts";
+import { withLease } from "./refresh_lease.ts";
+import { storeResult } from "./store_result.ts";
+import { requestDeviceCode } from "../protocol/device_code.ts";
+import { type ClientCredentials, tokenExtras } from "../protocol/exchange.ts";
+import { fetchProfile } from "../protocol/profile.ts";
+import { needsInteraction, refreshGrant } from "../protocol/refresh.ts";
+import { revokeRefreshToken } from "../protocol/revocation.ts";
+import { type Locale, parseLocale } from "../i18n/locale.ts";
 import type {
   AcquireOptions,
   DeviceFlowClientOptions,
@@ -267,45 +261,13 @@ export class DeviceFlowClient {
   async initiateDeviceFlow(options: InitiateOptions = {}): Promise<DeviceCode> {
     const scopes = this.#requestScopes(options.scopes);
     const endpoints = await this.resolveEndpoints(options.signal);
-    const form: Record<string, string> = { client_id: this.clientId };
-    if (scopes.length) form.scope = scopes.join(" ");
-    if (options.claims) form.claims = options.claims;
-    if (this.#locale) {
-      // The server's own text in the same language: Entra's message, other servers' pages.
-      if (this.provider === "entra") form.mkt = marketFor(this.#locale);
-      else {
-        const tag = uiLocaleFor(this.#locale, endpoints.uiLocalesSupported);
-        if (tag) form.ui_locales = tag;
-      }
-    }
-    if (this.#clientSecret) form.client_secret = this.#clientSecret;
-    // Sent again once after 503 or 429: the server did not act on it.
-    const result = await postForm(
-      this.#http,
-      endpoints.deviceAuthorization,
-      form,
-      options.signal,
-      "unprocessed",
-    );
-    this.#throwIfError(result);
-    const parsed = parseDeviceAuthorization(result);
-    const code: Mutable<DeviceCode> = {
-      deviceCode: parsed.deviceCode,
-      userCode: parsed.userCode,
-      verificationUri: parsed.verificationUri,
-      expiresAt: new Date(this.#clock.now() + parsed.expiresIn * 1000),
-      interval: parsed.interval,
-      message: parsed.message ??
-        say(this.#locale ?? "en", "message", {
-          address: parsed.verificationUri,
-          code: parsed.userCode,
-        }),
+    return await requestDeviceCode(this.#http, this.#credentials(), endpoints, {
       scopes,
-    };
-    if (parsed.verificationUriComplete) {
-      code.verificationUriComplete = parsed.verificationUriComplete;
-    }
-    return code;
+      claims: options.claims,
+      locale: this.#locale,
+      now: this.#clock.now(),
+      signal: options.signal,
+    });
   }
 
   /**
@@ -341,7 +303,7 @@ export class DeviceFlowClient {
         grant_type: DEVICE_CODE_GRANT,
         device_code: deviceCode.deviceCode,
         client_id: this.clientId,
-        ...this.#tokenExtras(),
+        ...tokenExtras(this.#credentials()),
       };
       const result = await pollForToken(deviceCode, {
         clock: this.#clock,
@@ -352,7 +314,12 @@ export class DeviceFlowClient {
         onPending: options.onPending,
       });
       const token = await this.#tokenResult(result, deviceCode.scopes, endpoints, options.signal);
-      await this.#store(token, deviceCode.scopes, deviceCode.scopes);
+      await storeResult(this.cache, token, {
+        provider: this.provider,
+        now: this.#clock.now(),
+        requestedScopes: deviceCode.scopes,
+        signInScopes: deviceCode.scopes,
+      });
       // The account just signed in is the one used from now on, as with `gh auth login`.
       await this.cache.setActiveAccount(token.account);
       return token;
@@ -421,24 +388,21 @@ export class DeviceFlowClient {
   }> {
     const removed = await this.cache.removeAccount(account);
     if (!removed) return { revoked: false, revocation: "none" };
+    let endpoints: Endpoints;
     try {
-      const endpoints = await this.resolveEndpoints(options.signal);
-      if (!endpoints.revocation) return { revoked: false, revocation: "unsupported" };
-      const form: Record<string, string> = {
-        token: removed.secret,
-        token_type_hint: "refresh_token",
-        client_id: this.clientId,
-      };
-      if (this.#clientSecret) form.client_secret = this.#clientSecret;
-      const result = await postForm(this.#http, endpoints.revocation, form, options.signal);
-      // RFC 7009 section 2.2: 200 whether or not the token was valid.
-      return result.status === 200
-        ? { revoked: true, revocation: "revoked" }
-        : { revoked: false, revocation: "refused", status: result.status };
+      endpoints = await this.resolveEndpoints(options.signal);
     } catch (error) {
       if (error instanceof DeviceFlowError && error.code === "cancelled") throw error;
       return { revoked: false, revocation: "failed" };
     }
+    if (!endpoints.revocation) return { revoked: false, revocation: "unsupported" };
+    return await revokeRefreshToken(
+      this.#http,
+      this.#credentials(),
+      endpoints.revocation,
+      removed.secret,
+      options.signal,
+    );
   }
 
   /**
@@ -536,37 +500,27 @@ export class DeviceFlowClient {
 
   // ------------------------------------------------------------------ internals
 
-  async #refreshUnderLease(
+  #refreshUnderLease(
     account: CachedAccount,
     wanted: string[],
     options: SilentOptions,
     fresh: (token: CachedAccessToken | undefined) => boolean,
   ): Promise<TokenResult> {
+    // One lease per account: refreshes of other scopes must wait too, or
+    // they spend the same refresh token twice.
     const lease = `${this.authority} ${this.clientId} ${account.homeAccountId}`;
-    // One holder per refresh, not per client: refreshes of other scopes in
-    // this process must wait too, or they spend the same refresh token twice.
-    const holder = crypto.randomUUID();
-    const deadline = this.#clock.now() + this.#leaseTtl + 5000;
-    let wait = 20;
-    for (;;) {
-      if (await this.cache.acquireLease(lease, holder, this.#leaseTtl, this.#clock.now())) {
-        try {
-          // Another process may have refreshed while this one waited.
-          const cached = await cachedToken(this.cache, account, wanted);
-          if (fresh(cached)) return await resultFromCache(this.cache, account, cached!);
-          return await this.#refresh(account, wanted, cached, options);
-        } finally {
-          await this.cache.releaseLease(lease, holder).catch(() => {});
-        }
-      }
-      const cached = await cachedToken(this.cache, account, wanted);
-      if (fresh(cached)) return resultFromCache(this.cache, account, cached!);
-      if (this.#clock.now() > deadline) {
-        throw new CacheError("Timed out waiting for another process to refresh the token");
-      }
-      await this.#clock.sleep(wait * (0.5 + Math.random()), options.signal);
-      wait = Math.min(wait * 2, 200);
-    }
+    let cached: CachedAccessToken | undefined;
+    return withLease(
+      this.cache,
+      lease,
+      { ttlMs: this.#leaseTtl, clock: this.#clock, signal: options.signal },
+      // Another process may have refreshed while this one waited.
+      async () => {
+        cached = await cachedToken(this.cache, account, wanted);
+        return fresh(cached) ? await resultFromCache(this.cache, account, cached!) : undefined;
+      },
+      () => this.#refresh(account, wanted, cached, options),
+    );
   }
 
   async #refresh(
@@ -589,17 +543,12 @@ export class DeviceFlowClient {
     let endpoints: Endpoints;
     try {
       endpoints = await this.resolveEndpoints(options.signal);
-      const form: Record<string, string> = {
-        grant_type: "refresh_token",
-        refresh_token: refresh.secret,
-        client_id: this.clientId,
-        ...this.#tokenExtras(),
-      };
-      if (scopes.length) form.scope = scopes.join(" ");
-      if (options.claims) form.claims = options.claims;
-      // Not after a lost answer: the server may have rotated the refresh token.
-      result = await postForm(this.#http, endpoints.token, form, options.signal, "unprocessed");
-      this.#throwIfError(result);
+      result = await refreshGrant(this.#http, this.#credentials(), endpoints.token, {
+        refreshToken: refresh.secret,
+        scopes,
+        claims: options.claims,
+        signal: options.signal,
+      });
     } catch (error) {
       const stillValid = cached && !options.claims &&
         (cached.expiresAt === undefined || cached.expiresAt > this.#clock.now());
@@ -621,7 +570,13 @@ export class DeviceFlowClient {
       ? token
       : { ...token, refreshToken: refresh.secret };
     // The refresh token keeps the scopes of the sign-in, whatever this refresh asked for.
-    await this.#store(stored, scopes, refresh.scopes, account.signedInAt);
+    await storeResult(this.cache, stored, {
+      provider: this.provider,
+      now: this.#clock.now(),
+      requestedScopes: scopes,
+      signInScopes: refresh.scopes,
+      signedInAt: account.signedInAt,
+    });
     return token;
   }
 
@@ -641,97 +596,8 @@ export class DeviceFlowClient {
     };
     const profile = parsed.idToken || previous
       ? undefined
-      : await this.#profile(parsed.accessToken, endpoints, signal);
+      : await fetchProfile(this.#http, this.provider, parsed.accessToken, endpoints, signal);
     return buildTokenResult(parsed, source, requestedScopes, this.#clock.now(), profile, previous);
-  }
-
-  /**
-   * Who signed in, when the token response has no ID token: GitHub's /user;
-   * else userinfo, and where that refuses (a token without `openid`), the
-   * authority's GitLab user API (`/api/v4/user`), so that such accounts are
-   * named and kept apart rather than all "unknown".
-   */
-  async #profile(
-    accessToken: string,
-    endpoints: Endpoints,
-    signal?: AbortSignal,
-  ): Promise<ProfileHint | undefined> {
-    const origin = new URL(endpoints.token).origin;
-    // GitLab's user API only behind a userinfo endpoint (GitLab's discovery
-    // has one) that refused: no other server is sent the token there.
-    const urls = this.provider === "github"
-      ? [origin === "https://github.com" ? "https://api.github.com/user" : `${origin}/api/v3/user`]
-      : endpoints.userinfo
-      ? [endpoints.userinfo, `${origin}/api/v4/user`]
-      : [];
-    for (const url of urls) {
-      const profile = await this.#profileAt(url, accessToken, signal);
-      if (profile) return profile;
-    }
-    return undefined;
-  }
-
-  async #profileAt(
-    url: string,
-    accessToken: string,
-    signal?: AbortSignal,
-  ): Promise<ProfileHint | undefined> {
-    try {
-      const result = await getJson(this.#http, url, signal, {
-        authorization: `Bearer ${accessToken}`,
-      });
-      const body = result.body as Record<string, unknown> | undefined;
-      if (result.status !== 200 || !body || typeof body !== "object") return undefined;
-      const subject = body.sub ?? body.id;
-      // OIDC's preferred_username, GitHub's login, GitLab's username.
-      const username = body.preferred_username ?? body.login ?? body.username ?? body.email ??
-        body.name ?? subject;
-      if ((typeof subject !== "string" && typeof subject !== "number") || !username) {
-        return undefined;
-      }
-      return { subject: String(subject), username: String(username) };
-    } catch (error) {
-      if (error instanceof DeviceFlowError && error.code === "cancelled") throw error;
-      // The sign-in worked; not knowing the name is no reason to fail it.
-      return undefined;
-    }
-  }
-
-  async #store(
-    token: TokenResult,
-    requestedScopes: readonly string[],
-    signInScopes: readonly string[],
-    // A refresh is not a sign-in: the account keeps the time it signed in.
-    signedInAt?: number,
-  ): Promise<void> {
-    const now = this.#clock.now();
-    const accessToken: Mutable<CachedAccessToken> = {
-      secret: token.accessToken,
-      tokenType: token.tokenType,
-      scopes: resourceScopes(token.scopes),
-      requestedScopes: resourceScopes(requestedScopes),
-      cachedAt: now,
-    };
-    if (token.expiresAt) accessToken.expiresAt = token.expiresAt.getTime();
-    if (token.refreshAt) accessToken.refreshAt = token.refreshAt.getTime();
-    const account: CachedAccount = {
-      ...token.account,
-      provider: this.provider,
-      signedInAt: signedInAt ?? now,
-    };
-    await this.cache.save({
-      account,
-      accessToken,
-      refreshToken: token.refreshToken
-        ? {
-          secret: token.refreshToken,
-          scopes: [...signInScopes],
-          cachedAt: now,
-          ...(token.familyId ? { familyId: token.familyId } : {}),
-        }
-        : undefined,
-      idTokenClaims: token.idTokenClaims,
-    });
   }
 
   #once<T>(key: string, run: () => Promise<T>): Promise<T> {
@@ -742,14 +608,6 @@ export class DeviceFlowClient {
     return promise;
   }
 
-  #tokenExtras(): Record<string, string> {
-    const extras: Record<string, string> = {};
-    if (this.#clientSecret) extras.client_secret = this.#clientSecret;
-    // Entra returns client_info (the home account's uid and utid) only when asked.
-    if (this.provider === "entra") extras.client_info = "1";
-    return extras;
-  }
-
   #requestScopes(scopes: readonly string[] | undefined): string[] {
     const out = splitScopes(scopes);
     if (this.#defaultScopes && (this.provider === "oidc" || this.provider === "entra")) {
@@ -758,44 +616,10 @@ export class DeviceFlowClient {
     return out;
   }
 
-  #throwIfError(result: HttpResult): void {
-    const error = parseErrorBody(result);
-    if (error) throw new ServerError(error);
-    if (result.status !== 200) {
-      if (result.status >= 500 || result.status === 429) throw unavailable(result);
-      throw new InvalidResponseError(
-        `Invalid response from ${
-          new URL(result.url).host
-        }: HTTP ${result.status}: ${result.snippet}`,
-      );
-    }
+  /** Who this client is, for the protocol's requests. */
+  #credentials(): ClientCredentials {
+    return { clientId: this.clientId, clientSecret: this.#clientSecret, provider: this.provider };
   }
-}
-
-/**
- * Whether the server refused the refresh token itself: the person must sign
- * in again, whatever the provider calls it (RFC 6749's `invalid_grant`,
- * GitHub's `bad_refresh_token`, OpenID Connect's and Entra's interaction
- * signals). The refused token is never sent again.
- */
-function needsInteraction(error: ServerError): boolean {
-  return [
-    "invalid_grant",
-    "bad_refresh_token",
-    "interaction_required",
-    "consent_required",
-    "login_required",
-  ].includes(error.error) ||
-    (error.suberror !== undefined &&
-      [
-        "basic_action",
-        "additional_action",
-        "message_only",
-        "consent_required",
-        "user_password_expired",
-        "bad_token",
-      ]
-        .includes(error.suberror));
 }
 
 function isUnavailable(error: unknown): boolean {
