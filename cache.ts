@@ -19,10 +19,7 @@
  * @module
  */
 
-export { TokenCache } from "./src/cache/token_cache.ts";
-export { kvAvailable } from "./src/cache/_kv.ts";
-export { exposure } from "./src/cache/_fs.ts";
-export { CacheKeyError } from "./src/cache/_sealed.ts";
+export { CacheKeyError, exposure, kvAvailable, TokenCache } from "./src/cache/token_cache.ts";
 export { scopeKey } from "./src/scopes.ts";
 export type {
   AccountRef,

@@ -203,3 +203,16 @@ Deno.test("no test imports from scripts/, and nothing in src/ imports from tests
   }
   assert.deepEqual(wrong, []);
 });
+
+Deno.test("a private module (its name starts with _) is imported only from its own directory", async () => {
+  const wrong: string[] = [];
+  for (const module of await productModules()) {
+    const dir = module.includes("/") ? module.slice(0, module.lastIndexOf("/")) : "";
+    for (const target of await importsOf(module)) {
+      const name = target.slice(target.lastIndexOf("/") + 1);
+      const targetDir = target.includes("/") ? target.slice(0, target.lastIndexOf("/")) : "";
+      if (name.startsWith("_") && targetDir !== dir) wrong.push(`${module} -> ${target}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});

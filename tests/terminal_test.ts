@@ -258,6 +258,16 @@ for (const columns of [60, 100]) {
           assert.match(address ?? "", /^ {2}アドレス: http:\/\/127\.0\.0\.1:\d+\/verify$/, screen);
           assert.match(code ?? "", /^ {2}コード: {3}HOST-ILE1$/, screen);
           assert.match(shown.at(-1)!, /^(ブラウザーでの)?サインインを待っています: 残り \d+:\d\d/);
+          // Every line fits without the terminal breaking it: the label and the complete
+          // address go on lines of their own when together they would not.
+          for (const line of lines) {
+            assert.ok(displayWidth(line.trimEnd()) <= columns, `${columns}: ${line}`);
+          }
+          // The complete address whole on one screen line, never broken by the terminal.
+          assert.match(
+            screen,
+            /^ {2}(?:または次を開く: )?http:\/\/127\.0\.0\.1:\d+\/verify\?user_code=HOST-ILE1(?: {2}\(.*\))? *$/m,
+          );
           // The composed message, in Japanese, wrapped at the width: the address in it whole.
           assert.ok(screen.includes("このデバイスでサインインするには"), screen);
           assert.match(screen, /http:\/\/127\.0\.0\.1:\d+\/verify/);

@@ -13,6 +13,11 @@
 
 import { CacheKeyError, isSealed, type Sealed } from "./_sealed.ts";
 
+// What the cache's public entry (cache.ts) offers besides the class, from this directory's private modules.
+export { kvAvailable } from "./_kv.ts";
+export { exposure } from "./_fs.ts";
+export { CacheKeyError } from "./_sealed.ts";
+
 /** The cipher, loaded only for an encrypted cache. */
 type Sealing = typeof import("./sealing.ts");
 import { CacheError } from "../errors.ts";

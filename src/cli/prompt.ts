@@ -135,7 +135,7 @@ export function textView(options: TextViewOptions): SignInView {
       const message = options.terminal && options.columns
         ? wrap(code.message, options.columns - 1)
         : code.message;
-      const promptRows = code.verificationUriComplete ? 3 : 2;
+      const promptRows = code.verificationUriComplete ? 4 : 2;
       // Blank, message, blank, the QR's label and blank, the QR, blank, the prompt, blank, countdown.
       const otherRows = 1 + message.split("\n").length + 1 + 2 + 1 + promptRows + 1 + 1;
       const qr = qrFor(code, options, otherRows);
@@ -149,14 +149,21 @@ export function textView(options: TextViewOptions): SignInView {
       styled("bold", code.userCode);
       write("\n");
       if (code.verificationUriComplete) {
-        const open = `  ${t("openComplete")} ${code.verificationUriComplete}`;
+        const label = `  ${t("openComplete")}`;
+        const open = `${label} ${code.verificationUriComplete}`;
         const filled = `  ${t("codeFilledIn")}`;
-        write(open);
-        // The note only where it fits: a wrapped line would push the address up.
-        if (!options.columns || displayWidth(open + filled) < options.columns) {
-          styled("dim", filled);
+        if (options.columns && displayWidth(open) > options.columns) {
+          // The address on a line of its own: a label that pushes it past the
+          // edge would have the terminal break it.
+          write(`${label}\n  ${code.verificationUriComplete}\n`);
+        } else {
+          write(open);
+          // The note only where it fits: a wrapped line would push the address up.
+          if (!options.columns || displayWidth(open + filled) < options.columns) {
+            styled("dim", filled);
+          }
+          write("\n");
         }
-        write("\n");
       }
       write("\n");
       if (!wait) return;
