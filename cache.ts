@@ -21,14 +21,4 @@
 
 export { CacheKeyError, exposure, kvAvailable, TokenCache } from "./src/cache/token_cache.ts";
 export { scopeKey } from "./src/scopes.ts";
-export type {
-  AccountRef,
-  CachedAccessToken,
-  CachedAccount,
-  CachedMetadata,
-  CachedRefreshToken,
-  CacheStatus,
-  PendingDeviceCode,
-  SkippedEntry,
-  TokenCacheOptions,
-} from "./src/cache/types.ts";
+export type * from "./src/cache/types.ts";

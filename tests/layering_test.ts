@@ -9,18 +9,27 @@ import assert from "node:assert/strict";
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { code?: { specifier?: string }; type?: { specifier?: string } }[];
+  dependencies?: {
+    isDynamic?: boolean;
+    code?: { specifier?: string };
+    type?: { specifier?: string };
+  }[];
 }
 
-/** The cycles among the project's own modules reachable from an entry point. */
-async function cycles(entry: string): Promise<string[]> {
+/** The module graph of an entry point, as `deno info --json` gives it. */
+async function moduleGraph(entry: string): Promise<InfoModule[]> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", new URL(`../${entry}`, import.meta.url).pathname],
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  const modules: InfoModule[] = JSON.parse(new TextDecoder().decode(output.stdout)).modules;
+  return JSON.parse(new TextDecoder().decode(output.stdout)).modules;
+}
+
+/** The cycles among the project's own modules reachable from an entry point. */
+async function cycles(entry: string): Promise<string[]> {
+  const modules = await moduleGraph(entry);
   const graph = new Map<string, string[]>();
   for (const module of modules) {
     if (!module.specifier.startsWith("file://")) continue;
@@ -60,15 +69,7 @@ for (const entry of ["mod.ts", "cli.ts", "cache.ts"]) {
 
 /** The project's own modules a module loads before it runs: static imports only. */
 async function staticGraph(entry: string): Promise<Set<string>> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", new URL(`../${entry}`, import.meta.url).pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  const modules: (InfoModule & {
-    dependencies?: { isDynamic?: boolean; code?: { specifier?: string } }[];
-  })[] = JSON.parse(new TextDecoder().decode(output.stdout)).modules;
+  const modules = await moduleGraph(entry);
   const root = new URL("..", import.meta.url).href;
   const byName = new Map(modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();

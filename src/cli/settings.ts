@@ -65,19 +65,10 @@ export interface Setting {
   readonly commands: "all" | readonly CommandName[];
 }
 
-/** The commands that open the cache. */
-const WITH_CACHE: readonly CommandName[] = [
-  "login",
-  "token",
-  "accounts",
-  "logout",
-  "switch",
-  "status",
-  "git-credential",
-  "config",
-  "fetch",
-  "run",
-];
+/** The commands that open the cache: all but decode and completions. */
+const WITH_CACHE: readonly CommandName[] = COMMAND_NAMES.filter((name) =>
+  name !== "decode" && name !== "completions"
+);
 
 function safeDefaultCachePath(): string {
   try {

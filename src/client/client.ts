@@ -59,13 +59,7 @@ import type {
   SilentOptions,
 } from "./requests.ts";
 
-export type {
-  AcquireOptions,
-  DeviceFlowClientOptions,
-  InitiateOptions,
-  PollOptions,
-  SilentOptions,
-} from "./requests.ts";
+export type * from "./requests.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** Cached metadata is used for this long before it is fetched again. */
