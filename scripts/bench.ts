@@ -651,6 +651,8 @@ async function setUp(dir: string, resources: Resources): Promise<Setup> {
     NODE_EXTRA_CA_CERTS: tls.path,
     DENO_NO_UPDATE_CHECK: "1",
     NO_COLOR: "1",
+    // The sign-in's prompt is read for its Address and Code lines: English, whatever LANG says.
+    DEVICEFLOW_LANG: "en",
   };
 
   // Given to MSAL as authorityMetadata, so its silent calls need no discovery request.

@@ -9,8 +9,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { approveDeviceCode } from "../tests/support/approve.ts";
-import { startDevServer } from "../tests/support/dev_server.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url);
 
@@ -50,7 +48,8 @@ function cli(args: string[], stderr: "piped" | "inherit" = "inherit"): Deno.Comm
     stdin: "null",
     stdout: "piped",
     stderr,
-    env: { NO_COLOR: "1" },
+    // The demo reads the prompt's Address and Code lines: English, whatever LANG says.
+    env: { NO_COLOR: "1", DEVICEFLOW_LANG: "en" },
   });
 }
 
@@ -63,6 +62,13 @@ function cli(args: string[], stderr: "piped" | "inherit" = "inherit"): Deno.Comm
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { manual: { type: "boolean" } } });
   const say = (text: string) => console.error(`\x1b[36mdemo:\x1b[0m ${text}`);
+  // Said before the server's modules load: on a first run Deno downloads them (node-oidc-provider
+  // and its dependencies from npm), a screen of "Download" lines that is not deviceflow's output.
+  say("starting the local authorization server (a first run downloads its npm packages first)");
+  const [{ startDevServer }, { approveDeviceCode }] = await Promise.all([
+    import("../tests/support/dev_server.ts"),
+    import("../tests/support/approve.ts"),
+  ]);
   const server = await startDevServer({ interval: 1 });
   const dir = await Deno.makeTempDir({ prefix: "deviceflow-demo-" });
   const cache = `${dir}/cache.db`;

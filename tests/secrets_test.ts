@@ -76,6 +76,8 @@ class Scan {
       XDG_CONFIG_HOME: `${this.home}/.config`,
       DENO_DIR: denoDir,
       NO_COLOR: "1",
+      // The scan reads the prompt's words: English, whatever LANG says.
+      DEVICEFLOW_LANG: "en",
       DEVICEFLOW_CLIENT_SECRET: MARKER,
     };
   }

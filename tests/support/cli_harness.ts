@@ -101,7 +101,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Deno
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
+    // English unless a test asks otherwise: the tests read the prompt's words.
+    env: { NO_COLOR: "1", DEVICEFLOW_LANG: "en", ...env },
   }).spawn();
 }
 
