@@ -4,14 +4,13 @@
  * sealed when the cache is encrypted, and written atomically where a write
  * depends on a read.
  *
- * This module is longer than 400 lines because the domain operations share the
- * class's private validation, sealing and error translation; the keys,
- * validators, KV store and file checks are in their own modules.
+ * This module is longer than 400 lines because every public method of
+ * TokenCache carries its documented example; the entries (validation,
+ * sealing, errors), keys, validators, KV store, file checks, leases and
+ * pending sign-ins are in their own modules.
  *
  * @module
  */
-
-import { CacheKeyError, isSealed, type Sealed } from "./_sealed.ts";
 
 // What the cache's public entry (cache.ts) offers besides the class, from this directory's private modules.
 export { kvAvailable } from "./_kv.ts";
@@ -21,13 +20,7 @@ export { CacheKeyError } from "./_sealed.ts";
 /** The cipher, loaded only for an encrypted cache. */
 type Sealing = typeof import("./sealing.ts");
 import { CacheError } from "../errors.ts";
-import {
-  MemoryStore,
-  type Store,
-  type StoreAtomic,
-  type StoreEntry,
-  type StoreKey,
-} from "./store.ts";
+import { MemoryStore, type Store } from "./store.ts";
 import { defaultCachePath } from "../paths.ts";
 import { cacheProblem } from "./errors.ts";
 import { firstLine } from "../untrusted.ts";
@@ -41,19 +34,11 @@ import {
   accountPrefix,
   activeKey,
   familyTokenKey,
-  formatKey,
   idClaimsKey,
-  KEY_CHECK,
-  keyCheckKey,
-  leaseKey,
   metadataKey,
   NS,
-  pendingKey,
   refreshTokenKey,
-  SECRET_FIELDS,
-  secretContext,
 } from "./_keys.ts";
-import { expiryOf, isRecord, isString, isWireText, VALIDATORS } from "./_records.ts";
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   kvAvailable,
@@ -63,10 +48,10 @@ import {
   whyUnwritable,
 } from "./_kv.ts";
 
-/** How far apart two processes' readings of the clock may be when they compare a lease. */
-const LEASE_CLOCK_SLACK_MS = 5000;
-
-import { prepareFile, scrubFreePages } from "./_fs.ts";
+import { prepareFile } from "./_fs.ts";
+import { Entries } from "./_entries.ts";
+import { acquireLease, leaseHeld, releaseLease } from "./_leases.ts";
+import { listPending, removePending, savePending } from "./_pending.ts";
 import type {
   AccountRef,
   CachedAccessToken,
@@ -105,17 +90,12 @@ import type {
  * ```
  */
 export class TokenCache {
-  readonly #store: Store;
-  #skipped = new Map<string, SkippedEntry>();
-  #key: CryptoKey | undefined;
-  #sealing: Sealing | undefined;
-  #file = false;
-  #readOnlyBecause: unknown;
+  readonly #e: Entries;
   /** Where the cache lives: a file path, a KV Connect URL, or `:memory:`. */
   readonly location: string;
 
   private constructor(store: Store, location: string) {
-    this.#store = store;
+    this.#e = new Entries(store, location);
     this.location = location;
   }
 
@@ -125,12 +105,12 @@ export class TokenCache {
    * write fails with a {@linkcode CacheError} that says so.
    */
   get readOnly(): boolean {
-    return this.#readOnlyBecause !== undefined;
+    return this.#e.readOnlyBecause !== undefined;
   }
 
   /** Whether secrets are encrypted: the cache was opened with a key. */
   get encrypted(): boolean {
-    return this.#key !== undefined;
+    return this.#e.key !== undefined;
   }
 
   /**
@@ -203,100 +183,15 @@ export class TokenCache {
       readOnly = await whyUnwritable(path) ?? error;
     }
     const cache = new TokenCache(new KvStore(kv, wait), path);
-    cache.#file = !remote && path !== ":memory:";
-    cache.#readOnlyBecause = readOnly;
+    cache.#e.file = !remote && path !== ":memory:";
+    cache.#e.readOnlyBecause = readOnly;
     try {
-      await cache.#useKey(key);
+      await cache.#e.useKey(key);
     } catch (error) {
       cache.close();
       throw error;
     }
     return cache;
-  }
-
-  /**
-   * Checks the key against the cache: an encrypted cache needs its own key. A
-   * key used on a cache for the first time is recorded in the key-check entry,
-   * and the plaintext secrets already there are sealed with it.
-   */
-  async #useKey(key: CryptoKey | undefined): Promise<void> {
-    if (key) this.#sealing = await import("./sealing.ts");
-    const context = formatKey(keyCheckKey());
-    for (let attempt = 0;; attempt++) {
-      const check = await this.#guard(() => this.#store.get(keyCheckKey()));
-      if (check.versionstamp !== null) {
-        if (!key) throw new CacheKeyError("missing", this.location);
-        const opened = isSealed(check.value)
-          ? await this.#sealing!.unseal(key, check.value, context)
-          : undefined;
-        if (opened !== KEY_CHECK) throw new CacheKeyError("wrong", this.location);
-        this.#key = key;
-        return;
-      }
-      if (!key) return;
-      const sealed = await this.#sealAll(
-        key,
-        check,
-        await this.#sealing!.seal(key, KEY_CHECK, context),
-      );
-      if (sealed !== undefined) {
-        this.#key = key;
-        if (sealed > 0 && this.#file) await scrubFreePages(this.location);
-        return;
-      }
-      // Another process changed the cache meanwhile: look again.
-      if (attempt >= 20) {
-        throw new CacheError(
-          `The token cache ${this.location} kept changing while being encrypted`,
-        );
-      }
-    }
-  }
-
-  /**
-   * Seals every plaintext secret and writes the key check, unless a secret is
-   * sealed with another key. Entries go in batches within KV's limits on one
-   * atomic operation; the key check comes with the last, so that an
-   * interrupted run is finished by the next one.
-   *
-   * @returns How many secrets were sealed, or `undefined` when another process wrote meanwhile.
-   */
-  async #sealAll(
-    key: CryptoKey,
-    check: StoreEntry,
-    sealedCheck: Sealed,
-  ): Promise<number | undefined> {
-    const entries = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
-    const writes: { entry: StoreEntry; value: Record<string, unknown> }[] = [];
-    for (const entry of entries) {
-      const kind = entry.key[NS.length];
-      const field = typeof kind === "string" ? SECRET_FIELDS[kind] : undefined;
-      if (!field || !isRecord(entry.value)) continue;
-      const secret = entry.value[field];
-      const context = secretContext(entry.key, field);
-      if (isSealed(secret)) {
-        if (await this.#sealing!.unseal(key, secret, context) === undefined) {
-          throw new CacheKeyError("wrong", this.location);
-        }
-      } else if (isString(secret)) {
-        writes.push({
-          entry,
-          value: { ...entry.value, [field]: await this.#sealing!.seal(key, secret, context) },
-        });
-      }
-    }
-    const BATCH = 40;
-    for (let start = 0;; start += BATCH) {
-      const batch = writes.slice(start, start + BATCH);
-      const last = start + BATCH >= writes.length;
-      const atomic = this.#store.atomic();
-      for (const { entry, value } of batch) {
-        atomic.check(entry).set(entry.key, value, expiryOf(entry.key, value));
-      }
-      if (last) atomic.check(check).set(keyCheckKey(), sealedCheck);
-      if (!(await this.#commit(atomic)).ok) return undefined;
-      if (last) return writes.length;
-    }
   }
 
   /**
@@ -310,98 +205,12 @@ export class TokenCache {
 
   /** Closes the database. */
   close(): void {
-    this.#store.close();
+    this.#e.store.close();
   }
 
   /** Entries skipped as corrupt or foreign since the cache was opened. */
   get skipped(): readonly SkippedEntry[] {
-    return [...this.#skipped.values()];
-  }
-
-  #validate<T>(entry: StoreEntry<unknown>): T | undefined {
-    // Absent is told by the versionstamp: a stored `null` is a corrupt entry.
-    if (entry.versionstamp === null) return undefined;
-    const kind = entry.key[NS.length];
-    const validator = typeof kind === "string" ? VALIDATORS[kind] : undefined;
-    const value = validator?.(entry.value, entry.key);
-    if (value === undefined) {
-      const key = formatKey(entry.key);
-      this.#skipped.set(key, {
-        key,
-        reason: validator ? "the value is not a valid entry" : "unknown entry kind",
-      });
-    }
-    return value as T | undefined;
-  }
-
-  /** Validates an entry and opens its sealed secret; what fails either is skipped. */
-  async #decode<T>(entry: StoreEntry<unknown>): Promise<T | undefined> {
-    const value = this.#validate<Record<string, unknown>>(entry);
-    const kind = entry.key[NS.length];
-    const field = typeof kind === "string" ? SECRET_FIELDS[kind] : undefined;
-    const secret = field ? value?.[field] : undefined;
-    if (!field || !isSealed(secret)) return value as T | undefined;
-    // Without the key a sealed secret is not corrupt: skipping it would let a
-    // write replace it, and it is the only copy.
-    if (!this.#key) throw new CacheKeyError("missing", this.location);
-    const opened = await this.#sealing!.unseal(this.#key, secret, secretContext(entry.key, field));
-    if (opened === undefined || !isWireText(opened)) {
-      const key = formatKey(entry.key);
-      this.#skipped.set(key, {
-        key,
-        reason: "the secret does not decrypt: it was altered, or moved from another entry",
-      });
-      return undefined;
-    }
-    return { ...value, [field]: opened } as T;
-  }
-
-  /** A secret as this cache stores it: sealed when the cache is encrypted. */
-  async #secret(key: StoreKey, field: "secret" | "deviceCode", secret: string) {
-    return this.#key
-      ? await this.#sealing!.seal(this.#key, secret, secretContext(key, field))
-      : secret;
-  }
-
-  async #read<T>(key: StoreKey): Promise<{ value: T | undefined; entry: StoreEntry }> {
-    const entry = await this.#guard(() => this.#store.get(key));
-    return { value: await this.#decode<T>(entry), entry };
-  }
-
-  async #list<T>(prefix: StoreKey, limit?: number): Promise<{ value: T; entry: StoreEntry }[]> {
-    const entries = await this.#guard(() =>
-      Array.fromAsync(this.#store.list(prefix, limit === undefined ? {} : { limit }))
-    );
-    const out: { value: T; entry: StoreEntry }[] = [];
-    for (const entry of entries) {
-      const value = await this.#decode<T>(entry);
-      if (value !== undefined) out.push({ value, entry });
-    }
-    return out;
-  }
-
-  async #guard<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      if (error instanceof CacheError) throw error;
-      // A write to a cache opened read-only fails for the reason it could not
-      // be opened for writing (a full disk is not a read-only file); SQLite's
-      // vague "disk I/O error" is asked of the file system.
-      const why = this.readOnly && /read-?only/i.test(firstLine(error))
-        ? this.#readOnlyBecause
-        : this.#file && /disk I\/O error|unable to open database file/i.test(firstLine(error))
-        ? await whyUnwritable(this.location) ?? error
-        : error;
-      throw new CacheError(
-        cacheProblem(`The token cache ${this.location} failed`, this.location, why),
-        { cause: error },
-      );
-    }
-  }
-
-  #commit(atomic: StoreAtomic): Promise<{ ok: boolean }> {
-    return this.#guard(() => atomic.commit());
+    return [...this.#e.skipped.values()];
   }
 
   // ----- accounts
@@ -420,7 +229,7 @@ export class TokenCache {
       prefix.push(filter.authority);
       if (filter.clientId !== undefined) prefix.push(filter.clientId);
     }
-    const rows = await this.#list<CachedAccount>(prefix);
+    const rows = await this.#e.list<CachedAccount>(prefix);
     return rows.map((r) => r.value)
       .filter((a) => filter.clientId === undefined || a.clientId === filter.clientId)
       .sort((a, b) => b.signedInAt - a.signedInAt);
@@ -448,13 +257,13 @@ export class TokenCache {
   async #removeAccountOnce(
     account: AccountRef,
   ): Promise<{ ok: boolean; refresh: CachedRefreshToken | undefined }> {
-    const own = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    const own = await this.#e.read<CachedRefreshToken>(refreshTokenKey(account));
     const refresh = own.value;
-    const stored = await this.#read<CachedAccount>(accountKey(account));
-    const tokens = await this.#guard(() =>
-      Array.fromAsync(this.#store.list(accessTokenPrefix(account)))
+    const stored = await this.#e.read<CachedAccount>(accountKey(account));
+    const tokens = await this.#e.guard(() =>
+      Array.fromAsync(this.#e.store.list(accessTokenPrefix(account)))
     );
-    const atomic = this.#store.atomic()
+    const atomic = this.#e.store.atomic()
       .check(own.entry)
       .delete(accountKey(account))
       .delete(refreshTokenKey(account))
@@ -463,7 +272,7 @@ export class TokenCache {
     if (refresh?.familyId) atomic.delete(familyTokenKey(account, refresh.familyId));
     if (stored.value) atomic.delete(accountNameKey(stored.value));
     // The active account signed out: the most recent other one becomes active, or none.
-    const active = await this.#read<{ homeAccountId: string }>(
+    const active = await this.#e.read<{ homeAccountId: string }>(
       activeKey(account.authority, account.clientId),
     );
     if (active.value?.homeAccountId === account.homeAccountId) {
@@ -476,7 +285,7 @@ export class TokenCache {
         });
       } else atomic.delete(activeKey(account.authority, account.clientId));
     }
-    return { ok: (await this.#commit(atomic)).ok, refresh };
+    return { ok: (await this.#e.commit(atomic)).ok, refresh };
   }
 
   /**
@@ -486,7 +295,7 @@ export class TokenCache {
    * @returns The account, or `undefined` when it is not cached.
    */
   async getAccount(account: AccountRef): Promise<CachedAccount | undefined> {
-    return (await this.#read<CachedAccount>(accountKey(account))).value;
+    return (await this.#e.read<CachedAccount>(accountKey(account))).value;
   }
 
   /**
@@ -505,7 +314,7 @@ export class TokenCache {
     clientId: string,
     username: string,
   ): Promise<CachedAccount[]> {
-    const rows = await this.#list<{ homeAccountId: string }>(
+    const rows = await this.#e.list<{ homeAccountId: string }>(
       accountNamePrefix(authority, clientId, username),
       10,
     );
@@ -537,12 +346,12 @@ export class TokenCache {
     clientId: string,
     limit: number,
   ): Promise<CachedAccount[] | undefined> {
-    const entries = await this.#guard(() =>
-      Array.fromAsync(this.#store.list(accountPrefix(authority, clientId), { limit }))
+    const entries = await this.#e.guard(() =>
+      Array.fromAsync(this.#e.store.list(accountPrefix(authority, clientId), { limit }))
     );
     const out: CachedAccount[] = [];
     for (const entry of entries) {
-      const value = await this.#decode<CachedAccount>(entry);
+      const value = await this.#e.decode<CachedAccount>(entry);
       if (value === undefined) return undefined;
       out.push(value);
     }
@@ -558,7 +367,7 @@ export class TokenCache {
    * @returns The home account ID, or `undefined` when none is active.
    */
   async getActiveAccount(authority: string, clientId: string): Promise<string | undefined> {
-    const { value } = await this.#read<{ homeAccountId: string }>(activeKey(authority, clientId));
+    const { value } = await this.#e.read<{ homeAccountId: string }>(activeKey(authority, clientId));
     return value?.homeAccountId;
   }
 
@@ -591,8 +400,8 @@ export class TokenCache {
    * @param account The account.
    */
   async setActiveAccount(account: AccountRef): Promise<void> {
-    await this.#guard(() =>
-      this.#store.set(activeKey(account.authority, account.clientId), {
+    await this.#e.guard(() =>
+      this.#e.store.set(activeKey(account.authority, account.clientId), {
         homeAccountId: account.homeAccountId,
       })
     );
@@ -613,30 +422,30 @@ export class TokenCache {
   }): Promise<void> {
     const { account } = entry;
     const tokenKey = accessTokenKey(account, scopeKey(entry.accessToken.scopes));
-    const atomic = this.#store.atomic()
+    const atomic = this.#e.store.atomic()
       .set(accountKey(account), { ...account })
       .set(accountNameKey(account), { homeAccountId: account.homeAccountId })
       .set(tokenKey, {
         ...entry.accessToken,
-        secret: await this.#secret(tokenKey, "secret", entry.accessToken.secret),
+        secret: await this.#e.secret(tokenKey, "secret", entry.accessToken.secret),
       });
     const refresh = entry.refreshToken;
     if (refresh) {
       const ownKey = refreshTokenKey(account);
       atomic.set(ownKey, {
         ...refresh,
-        secret: await this.#secret(ownKey, "secret", refresh.secret),
+        secret: await this.#e.secret(ownKey, "secret", refresh.secret),
       });
       if (refresh.familyId) {
         const familyKey = familyTokenKey(account, refresh.familyId);
         atomic.set(familyKey, {
           ...refresh,
-          secret: await this.#secret(familyKey, "secret", refresh.secret),
+          secret: await this.#e.secret(familyKey, "secret", refresh.secret),
         });
       }
     }
     if (entry.idTokenClaims) atomic.set(idClaimsKey(account), { ...entry.idTokenClaims });
-    await this.#commit(atomic);
+    await this.#e.commit(atomic);
   }
 
   /**
@@ -646,7 +455,7 @@ export class TokenCache {
    * @returns The tokens.
    */
   async getAccessTokens(account: AccountRef): Promise<CachedAccessToken[]> {
-    const rows = await this.#list<CachedAccessToken>(accessTokenPrefix(account));
+    const rows = await this.#e.list<CachedAccessToken>(accessTokenPrefix(account));
     return rows.map((r) => r.value).sort((a, b) => b.cachedAt - a.cachedAt);
   }
 
@@ -662,9 +471,9 @@ export class TokenCache {
     account: AccountRef,
     familyId?: string,
   ): Promise<CachedRefreshToken | undefined> {
-    const own = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    const own = await this.#e.read<CachedRefreshToken>(refreshTokenKey(account));
     if (own.value || familyId === undefined) return own.value;
-    return (await this.#read<CachedRefreshToken>(familyTokenKey(account, familyId))).value;
+    return (await this.#e.read<CachedRefreshToken>(familyTokenKey(account, familyId))).value;
   }
 
   /**
@@ -676,11 +485,11 @@ export class TokenCache {
    * @returns Whether it was removed.
    */
   async removeRefreshToken(account: AccountRef, secret: string): Promise<boolean> {
-    const { value, entry } = await this.#read<CachedRefreshToken>(refreshTokenKey(account));
+    const { value, entry } = await this.#e.read<CachedRefreshToken>(refreshTokenKey(account));
     if (!value || value.secret !== secret) return false;
-    const atomic = this.#store.atomic().check(entry).delete(refreshTokenKey(account));
+    const atomic = this.#e.store.atomic().check(entry).delete(refreshTokenKey(account));
     if (value.familyId) atomic.delete(familyTokenKey(account, value.familyId));
-    return (await this.#commit(atomic)).ok;
+    return (await this.#e.commit(atomic)).ok;
   }
 
   /**
@@ -690,7 +499,7 @@ export class TokenCache {
    * @returns The claims, or `undefined`.
    */
   async getIdTokenClaims(account: AccountRef): Promise<Record<string, unknown> | undefined> {
-    return (await this.#read<Record<string, unknown>>(idClaimsKey(account))).value;
+    return (await this.#e.read<Record<string, unknown>>(idClaimsKey(account))).value;
   }
 
   // ----- server metadata
@@ -702,7 +511,7 @@ export class TokenCache {
    * @returns The metadata, or `undefined`.
    */
   async getMetadata(authority: string): Promise<CachedMetadata | undefined> {
-    return (await this.#read<CachedMetadata>(metadataKey(authority))).value;
+    return (await this.#e.read<CachedMetadata>(metadataKey(authority))).value;
   }
 
   /**
@@ -712,7 +521,7 @@ export class TokenCache {
    * @param metadata The metadata.
    */
   async setMetadata(authority: string, metadata: CachedMetadata): Promise<void> {
-    await this.#guard(() => this.#store.set(metadataKey(authority), { ...metadata }));
+    await this.#e.guard(() => this.#e.store.set(metadataKey(authority), { ...metadata }));
   }
 
   // ----- leases: one refresh for many processes
@@ -728,23 +537,7 @@ export class TokenCache {
    * @returns Whether the caller now holds the lease.
    */
   async acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
-    const { value, entry } = await this.#read<{ holder: string; expiresAt: number }>(
-      leaseKey(name),
-    );
-    // A lease that ends further ahead than a lease can last (a killed holder
-    // with a huge TTL, a fast clock on another machine sharing the cache) is
-    // stale: it would block every refresh until then. The slack covers
-    // processes whose clocks were read a moment apart.
-    if (
-      value && value.holder !== holder && value.expiresAt > now &&
-      value.expiresAt - now <= ttlMs + LEASE_CLOCK_SLACK_MS
-    ) return false;
-    const atomic = this.#store.atomic().check(entry).set(
-      leaseKey(name),
-      { holder, expiresAt: now + ttlMs },
-      { expireIn: ttlMs },
-    );
-    return (await this.#commit(atomic)).ok;
+    return await acquireLease(this.#e, name, holder, ttlMs, now);
   }
 
   /**
@@ -754,9 +547,7 @@ export class TokenCache {
    * @param holder The caller's ID.
    */
   async releaseLease(name: string, holder: string): Promise<void> {
-    const { value, entry } = await this.#read<{ holder: string }>(leaseKey(name));
-    if (value?.holder !== holder) return;
-    await this.#commit(this.#store.atomic().check(entry).delete(leaseKey(name)));
+    await releaseLease(this.#e, name, holder);
   }
 
   /**
@@ -767,8 +558,7 @@ export class TokenCache {
    * @returns `true` while someone holds it.
    */
   async leaseHeld(name: string, now: number): Promise<boolean> {
-    const { value } = await this.#read<{ expiresAt: number }>(leaseKey(name));
-    return value !== undefined && value.expiresAt > now;
+    return await leaseHeld(this.#e, name, now);
   }
 
   // ----- device codes waiting for `login --resume`
@@ -785,12 +575,7 @@ export class TokenCache {
     clientId: string,
     pending: PendingDeviceCode,
   ): Promise<void> {
-    const key = pendingKey(authority, clientId, pending.id);
-    const value = {
-      ...pending,
-      deviceCode: await this.#secret(key, "deviceCode", pending.deviceCode),
-    };
-    await this.#guard(() => this.#store.set(key, value, expiryOf(key, value)));
+    await savePending(this.#e, authority, clientId, pending);
   }
 
   /**
@@ -815,15 +600,7 @@ export class TokenCache {
   async listPending(): Promise<
     { authority: string; clientId: string; pending: PendingDeviceCode }[]
   > {
-    const rows = await this.#list<PendingDeviceCode>([...NS, "pending_device_code"]);
-    const out = [];
-    for (const { value, entry } of rows) {
-      const [authority, clientId] = entry.key.slice(NS.length + 1);
-      if (typeof authority === "string" && typeof clientId === "string") {
-        out.push({ authority, clientId, pending: value });
-      }
-    }
-    return out.sort((a, b) => b.pending.createdAt - a.pending.createdAt);
+    return await listPending(this.#e);
   }
 
   /**
@@ -834,7 +611,7 @@ export class TokenCache {
    * @param id Its ID.
    */
   async removePending(authority: string, clientId: string, id: string): Promise<void> {
-    await this.#guard(() => this.#store.delete(pendingKey(authority, clientId, id)));
+    await removePending(this.#e, authority, clientId, id);
   }
 
   // ----- status
@@ -847,9 +624,9 @@ export class TokenCache {
   async status(): Promise<CacheStatus> {
     // Read everything once, so that corrupt entries anywhere are reported.
     // What was skipped earlier may have been overwritten since: report what is there now.
-    this.#skipped.clear();
-    const all = await this.#guard(() => Array.fromAsync(this.#store.list([...NS])));
-    for (const entry of all) await this.#decode(entry);
+    this.#e.skipped.clear();
+    const all = await this.#e.guard(() => Array.fromAsync(this.#e.store.list([...NS])));
+    for (const entry of all) await this.#e.decode(entry);
     const accounts = await this.getAccounts();
     const active = await this.activeAmong(accounts);
     const rows = [];
