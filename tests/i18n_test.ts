@@ -117,6 +117,21 @@ function promptLines(locale: typeof LOCALES[number], columns: number): string {
     authority: "x",
     clientId: "c",
   });
+  // The line `login --resume` writes instead of the whole prompt, on a view of its own.
+  text += "\n";
+  const resumed = textView({
+    write: (t) => void (text += t),
+    control: (name) => void (name === "clearLine" && (text += "\n")),
+    terminal: true,
+    color: false,
+    verbose: false,
+    qr: "off",
+    columns,
+    now: () => 0,
+    locale,
+  });
+  resumed.resuming(code);
+  resumed.stop();
   return text + countdownLine("14:59", say(locale, "slowDown", { interval: 10 }), columns) + "\n";
 }
 

@@ -177,15 +177,12 @@ export function textView(options: TextViewOptions): SignInView {
     },
     resuming(code) {
       expiresAt = code.expiresAt.getTime();
-      write(
-        `${
-          t("resuming", {
-            code: code.userCode,
-            address: code.verificationUri,
-            time: clockTime((expiresAt - options.now()) / 1000),
-          })
-        }\n`,
-      );
+      const resuming = t("resuming", {
+        code: code.userCode,
+        address: code.verificationUri,
+        time: clockTime((expiresAt - options.now()) / 1000),
+      });
+      write(`${options.columns ? wrap(resuming, options.columns - 1) : resuming}\n`);
       if (options.terminal) {
         draw();
         timer = setInterval(draw, 1000);
