@@ -50,8 +50,6 @@ import {
 
 import { prepareFile } from "./_fs.ts";
 import { Entries } from "./_entries.ts";
-import { acquireLease, leaseHeld, releaseLease } from "./_leases.ts";
-import { listPending, removePending, savePending } from "./_pending.ts";
 import type {
   AccountRef,
   CachedAccessToken,
@@ -537,7 +535,8 @@ export class TokenCache {
    * @returns Whether the caller now holds the lease.
    */
   async acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
-    return await acquireLease(this.#e, name, holder, ttlMs, now);
+    // Leases and pending sign-ins load when used: a cached token needs neither.
+    return await (await import("./_leases.ts")).acquireLease(this.#e, name, holder, ttlMs, now);
   }
 
   /**
@@ -547,7 +546,7 @@ export class TokenCache {
    * @param holder The caller's ID.
    */
   async releaseLease(name: string, holder: string): Promise<void> {
-    await releaseLease(this.#e, name, holder);
+    await (await import("./_leases.ts")).releaseLease(this.#e, name, holder);
   }
 
   /**
@@ -558,7 +557,7 @@ export class TokenCache {
    * @returns `true` while someone holds it.
    */
   async leaseHeld(name: string, now: number): Promise<boolean> {
-    return await leaseHeld(this.#e, name, now);
+    return await (await import("./_leases.ts")).leaseHeld(this.#e, name, now);
   }
 
   // ----- device codes waiting for `login --resume`
@@ -575,7 +574,7 @@ export class TokenCache {
     clientId: string,
     pending: PendingDeviceCode,
   ): Promise<void> {
-    await savePending(this.#e, authority, clientId, pending);
+    await (await import("./_pending.ts")).savePending(this.#e, authority, clientId, pending);
   }
 
   /**
@@ -600,7 +599,7 @@ export class TokenCache {
   async listPending(): Promise<
     { authority: string; clientId: string; pending: PendingDeviceCode }[]
   > {
-    return await listPending(this.#e);
+    return await (await import("./_pending.ts")).listPending(this.#e);
   }
 
   /**
@@ -611,7 +610,7 @@ export class TokenCache {
    * @param id Its ID.
    */
   async removePending(authority: string, clientId: string, id: string): Promise<void> {
-    await removePending(this.#e, authority, clientId, id);
+    await (await import("./_pending.ts")).removePending(this.#e, authority, clientId, id);
   }
 
   // ----- status

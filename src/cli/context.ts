@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CacheKeyError, exposure, kvAvailable, TokenCache } from "../../cache.ts";
+import { CacheKeyError, exposure, kvAvailable, TokenCache } from "../cache/token_cache.ts";
 import type { FoundKey } from "../cache/sealing.ts";
 import { CacheError } from "../errors.ts";
 import {
