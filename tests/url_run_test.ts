@@ -86,7 +86,8 @@ Deno.test({
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /^deviceflow \d+\.\d+\.\d+: sign in with a device code/);
       assert.ok(files.requested.includes("/cli.ts"));
-      assert.ok(files.requested.includes("/cache.ts"));
+      assert.ok(files.requested.includes("/src/cli/main.ts"));
+      assert.ok(files.requested.includes("/src/cache/token_cache.ts"));
 
       const login = await completeSignIn(
         deno(["login", "--authority", server.issuer, "--client-id", server.clientId]).spawn(),
