@@ -70,6 +70,42 @@ const WITH_CACHE: readonly CommandName[] = COMMAND_NAMES.filter((name) =>
   name !== "decode" && name !== "completions"
 );
 
+/** The commands that may sign in: they take the sign-in's options. */
+const SIGNING_IN: readonly CommandName[] = ["login", "token", "git-credential", "fetch", "run"];
+/** The commands that send requests for scopes (and config, which shows their settings). */
+const REQUESTING: readonly CommandName[] = [
+  "login",
+  "token",
+  "git-credential",
+  "config",
+  "fetch",
+  "run",
+];
+/** The commands that reach the server (and config, which shows their settings). */
+const CONNECTING: readonly CommandName[] = [
+  "login",
+  "token",
+  "logout",
+  "git-credential",
+  "config",
+  "fetch",
+  "run",
+];
+/** The commands that get a token the way `token` does. */
+const GETTING_TOKENS: readonly CommandName[] = ["token", "git-credential", "fetch", "run"];
+/** The commands that name a server and client. */
+const NAMING_SERVER: readonly CommandName[] = [
+  "login",
+  "token",
+  "accounts",
+  "logout",
+  "switch",
+  "git-credential",
+  "config",
+  "fetch",
+  "run",
+];
+
 function safeDefaultCachePath(): string {
   try {
     return defaultCachePath();
@@ -87,17 +123,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     text: "Issuer URL, an Entra authority, or a GitHub Enterprise base URL",
     env: "DEVICEFLOW_AUTHORITY",
     profile: "authority",
-    commands: [
-      "login",
-      "token",
-      "accounts",
-      "logout",
-      "switch",
-      "git-credential",
-      "config",
-      "fetch",
-      "run",
-    ],
+    commands: NAMING_SERVER,
   },
   "client-id": {
     type: "string",
@@ -106,17 +132,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     text: "The application's client ID",
     env: "DEVICEFLOW_CLIENT_ID",
     profile: "clientId",
-    commands: [
-      "login",
-      "token",
-      "accounts",
-      "logout",
-      "switch",
-      "git-credential",
-      "config",
-      "fetch",
-      "run",
-    ],
+    commands: NAMING_SERVER,
   },
   scope: {
     type: "string",
@@ -126,7 +142,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     text: "Scope to request; repeatable, or several space-separated",
     env: "DEVICEFLOW_SCOPE",
     profile: "scopes",
-    commands: ["login", "token", "git-credential", "config", "fetch", "run"],
+    commands: REQUESTING,
   },
   provider: {
     type: "string",
@@ -136,7 +152,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     env: "DEVICEFLOW_PROVIDER",
     profile: "provider",
     complete: PROVIDERS,
-    commands: ["login", "token", "logout", "git-credential", "config", "fetch", "run"],
+    commands: CONNECTING,
   },
   tenant: {
     type: "string",
@@ -145,7 +161,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     text: "Entra tenant: the authority becomes login.microsoftonline.com/T",
     env: "DEVICEFLOW_TENANT",
     profile: "tenant",
-    commands: ["login", "token", "logout", "git-credential", "config", "fetch", "run"],
+    commands: CONNECTING,
   },
   "device-endpoint": {
     type: "string",
@@ -153,7 +169,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--device-endpoint URL",
     text: "Device authorization endpoint, for servers without discovery (this run only)",
     profile: "deviceEndpoint",
-    commands: ["login", "token", "git-credential", "config", "fetch", "run"],
+    commands: REQUESTING,
   },
   "token-endpoint": {
     type: "string",
@@ -161,7 +177,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--token-endpoint URL",
     text: "Token endpoint, for servers without discovery (this run only)",
     profile: "tokenEndpoint",
-    commands: ["login", "token", "git-credential", "config", "fetch", "run"],
+    commands: REQUESTING,
   },
   "revocation-endpoint": {
     type: "string",
@@ -169,7 +185,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--revocation-endpoint URL",
     text: "Revocation endpoint (RFC 7009), for this run only",
     profile: "revocationEndpoint",
-    commands: ["login", "token", "logout", "git-credential", "config", "fetch", "run"],
+    commands: CONNECTING,
   },
   "no-default-scopes": {
     type: "boolean",
@@ -177,7 +193,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--no-default-scopes",
     text: 'Do not add "openid profile offline_access" (OIDC and Entra)',
     profile: "defaultScopes",
-    commands: ["login", "token", "git-credential", "config", "fetch", "run"],
+    commands: REQUESTING,
   },
   "connect-timeout": {
     type: "string",
@@ -185,7 +201,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--connect-timeout SECONDS",
     text: "Give up a request whose answer has not begun within this long (default 10)",
     env: "DEVICEFLOW_CONNECT_TIMEOUT",
-    commands: ["login", "token", "logout", "git-credential", "config", "fetch", "run"],
+    commands: CONNECTING,
   },
   "request-timeout": {
     type: "string",
@@ -193,63 +209,63 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     usage: "--request-timeout SECONDS",
     text: "Give up a request not answered in full within this long (default 30)",
     env: "DEVICEFLOW_REQUEST_TIMEOUT",
-    commands: ["login", "token", "logout", "git-credential", "config", "fetch", "run"],
+    commands: CONNECTING,
   },
   timeout: {
     type: "string",
     group: "sign-in",
     usage: "--timeout SECONDS",
     text: "Give up the sign-in after this long; the last poll is at the limit",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   qr: {
     type: "boolean",
     group: "sign-in",
     usage: "--qr, --no-qr",
     text: "Always / never draw a QR code of the address",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   "no-qr": {
     type: "boolean",
     group: "sign-in",
     usage: "",
     text: "",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   open: {
     type: "boolean",
     group: "sign-in",
     usage: "--open",
     text: "Open the address in a local browser",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   "no-color": {
     type: "boolean",
     group: "sign-in",
     usage: "--no-color",
     text: "No colours (also NO_COLOR, and whenever stderr is no terminal)",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   "json-events": {
     type: "boolean",
     group: "sign-in",
     usage: "--json-events",
     text: "stderr carries one JSON object per line instead of text",
-    commands: ["login", "token", "git-credential", "fetch", "run"],
+    commands: SIGNING_IN,
   },
   interactive: {
     type: "boolean",
     group: "sign-in",
     usage: "--interactive",
     text: "Sign in even when stderr is no terminal (by default: exit 3, naming the login command)",
-    commands: ["token", "git-credential", "fetch", "run"],
+    commands: GETTING_TOKENS,
   },
   "no-interactive": {
     type: "boolean",
     group: "sign-in",
     usage: "--no-interactive",
     text: "Never sign in; exit 3 when a sign-in is needed",
-    commands: ["token", "git-credential", "fetch", "run"],
+    commands: GETTING_TOKENS,
   },
   renew: {
     type: "boolean",
@@ -291,14 +307,14 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     group: "command",
     usage: "--min-ttl SECONDS",
     text: "The token must live at least this long (default 300)",
-    commands: ["token", "git-credential", "fetch", "run"],
+    commands: GETTING_TOKENS,
   },
   "force-refresh": {
     type: "boolean",
     group: "command",
     usage: "--force-refresh",
     text: "Refresh even when the cached token is good",
-    commands: ["token", "git-credential", "fetch", "run"],
+    commands: GETTING_TOKENS,
   },
   "git-host": {
     type: "string",
@@ -412,7 +428,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = {
     text:
       "Encrypt the tokens in the cache (AES-GCM; key from DEVICEFLOW_CACHE_KEY(_FILE) or a key file)",
     profile: "encrypt",
-    commands: ["login", "token", "git-credential", "config", "fetch", "run"],
+    commands: REQUESTING,
   },
   lang: {
     type: "string",
