@@ -274,3 +274,58 @@ Deno.test("the CLI's sign-in-needed line is in the user's language; --json-event
   assert.equal(event.code, "interaction_required");
   assert.match(event.message, /需要登录/);
 });
+
+Deno.test("login --no-wait says how to finish in the person's language; a pending sign-in not yet approved too", async () => {
+  const server = recordingServer(undefined);
+  const dir = await Deno.makeTempDir();
+  let stderr = "";
+  let stdout = "";
+  const code = await main([
+    "login",
+    "--no-wait",
+    "--lang",
+    "de",
+    "--cache",
+    `${dir}/cache.db`,
+    "--client-id",
+    "app",
+    "--device-endpoint",
+    "https://id.example.com/device",
+    "--token-endpoint",
+    "https://id.example.com/token",
+  ], {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: () => undefined,
+    stderrIsTerminal: false,
+    fetch: server.fetch,
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stderr,
+    /^Wenn Sie sich angemeldet haben, schließen Sie ab mit: deviceflow login --resume$/m,
+  );
+  assert.match(stderr, /^ {2}Adresse: https:\/\/id\.example\.com\/verify$/m);
+  assert.ok(!/When you have signed in/.test(stderr), stderr);
+  assert.equal(JSON.parse(stdout).userCode, "WDJB-MJHT");
+  await Deno.remove(dir, { recursive: true });
+
+  const { report } = await import("../src/cli/exit.ts");
+  const { InteractionRequiredError } = await import("../mod.ts");
+  const words = { address: "https://id.example.com/verify", code: "WDJB-MJHT" };
+  const error = Object.assign(new InteractionRequiredError(say("en", "notApproved", words)), {
+    localized: { key: "notApproved" as const, values: words },
+  });
+  let line = "";
+  const io = {
+    stdout: () => {},
+    stderr: (t: string) => void (line += t),
+    stdoutBytes: () => {},
+    control: () => {},
+    env: () => undefined,
+    stderrIsTerminal: false,
+  };
+  assert.equal(report(error, io, "token", false, "ja"), 3);
+  assert.equal(line, `deviceflow: ${say("ja", "notApproved", words)}\n`);
+  assert.ok(line.includes("https://id.example.com/verify") && line.includes("WDJB-MJHT"));
+});

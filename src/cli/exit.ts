@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Locale, say } from "../i18n/locale.ts";
+import { type Locale, type MessageKey, say } from "../i18n/locale.ts";
 import { firstLine } from "../untrusted.ts";
 import { DeviceFlowError, InteractionRequiredError, ServerError } from "../errors.ts";
 import { redact } from "../redact.ts";
@@ -54,12 +54,23 @@ export function report(
 }
 
 /**
+ * A message an error carries to be said again in the person's language: a
+ * key of the sign-in's messages and its placeholders' values.
+ */
+export interface Localized {
+  readonly key: MessageKey;
+  readonly values: Readonly<Record<string, string | number>>;
+}
+
+/**
  * The line for an outcome a person causes or meets while signing in, in
  * their language; `undefined` for English and for every other error, which
  * stay as they are.
  */
 function localized(error: unknown, locale: Locale): string | undefined {
   if (locale === "en" || !(error instanceof DeviceFlowError)) return undefined;
+  const own = (error as { localized?: Localized }).localized;
+  if (own) return say(locale, own.key, own.values);
   switch (error.code) {
     case "authorization_declined":
       return say(locale, "declined");
@@ -70,7 +81,9 @@ function localized(error: unknown, locale: Locale): string | undefined {
     case "cancelled":
       return say(locale, "cancelled");
     case "interaction_required": {
-      const command = error.message.match(/(deviceflow login\b[^;()]*?)\s*(?:\(|$)/)?.[1];
+      // The command a sign-in-needed line names ("sign in with: deviceflow login ...").
+      const command = error.message.match(/(?:with|run): (deviceflow login\b[^;()]*?)\s*(?:\(|$)/)
+        ?.[1];
       return command ? say(locale, "signInNeeded", { command }) : say(locale, "notSignedIn");
     }
     default:

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { say } from "../i18n/locale.ts";
+import type { Localized } from "./exit.ts";
 import type { DeviceFlowClient } from "../client/client.ts";
 import { InteractionRequiredError } from "../errors.ts";
 import { finishPending, pendingOf } from "./pending.ts";
@@ -100,8 +102,11 @@ export async function tokensFromCache(
           timeout,
         });
         if (done) return done;
-        throw new InteractionRequiredError(
-          `The sign-in started with 'deviceflow login --no-wait' is not approved yet: open ${found.pending.verificationUri} and enter the code ${found.pending.userCode}, then run this again`,
+        const words = { address: found.pending.verificationUri, code: found.pending.userCode };
+        // The CLI says it again in the person's language (src/cli/exit.ts).
+        throw Object.assign(
+          new InteractionRequiredError(say("en", "notApproved", words)),
+          { localized: { key: "notApproved", values: words } satisfies Localized },
         );
       }
       if (!canSignIn) throw signInNeeded(error, client, values, io, who);

@@ -26,6 +26,9 @@ export const de: Messages = {
   retrying: "{reason}; neuer Versuch in {delay} s",
   pending: "ausstehend, nächste Abfrage in {interval} s",
   renewing: "Der Code ist abgelaufen; hier ist ein neuer ({attempt} von {max}).",
+  finishLater: "Wenn Sie sich angemeldet haben, schließen Sie ab mit: {command}",
+  notApproved:
+    "Die mit 'deviceflow login --no-wait' begonnene Anmeldung ist noch nicht bestätigt: öffnen Sie {address}, geben Sie den Code {code} ein und führen Sie den Befehl dann erneut aus",
   signedIn: "Angemeldet als {username}.",
   declined: "Die Anmeldung wurde abgelehnt",
   expired:

@@ -24,6 +24,9 @@ export const en = {
   retrying: "{reason}; retrying in {delay} s",
   pending: "pending, next poll in {interval} s",
   renewing: "The code expired; here is a new one ({attempt} of {max}).",
+  finishLater: "When you have signed in, finish with: {command}",
+  notApproved:
+    "The sign-in started with 'deviceflow login --no-wait' is not approved yet: open {address} and enter the code {code}, then run this again",
   signedIn: "Signed in as {username}.",
   declined: "The sign-in was declined",
   expired: "The device code expired before the sign-in was completed; start again",

@@ -26,6 +26,9 @@ export const es: Messages = {
   retrying: "{reason}; nuevo intento en {delay} s",
   pending: "pendiente, próxima consulta en {interval} s",
   renewing: "El código expiró; aquí tiene uno nuevo ({attempt} de {max}).",
+  finishLater: "Cuando haya iniciado sesión, termine con: {command}",
+  notApproved:
+    "El inicio de sesión empezado con 'deviceflow login --no-wait' aún no está aprobado: abra {address}, escriba el código {code} y vuelva a ejecutar el comando",
   signedIn: "Sesión iniciada como {username}.",
   declined: "Se rechazó el inicio de sesión",
   expired:

@@ -26,6 +26,9 @@ export const fr: Messages = {
   retrying: "{reason} ; nouvel essai dans {delay} s",
   pending: "en attente, prochaine interrogation dans {interval} s",
   renewing: "Le code a expiré ; en voici un nouveau ({attempt} sur {max}).",
+  finishLater: "Une fois connecté, terminez avec : {command}",
+  notApproved:
+    "La connexion commencée avec 'deviceflow login --no-wait' n’est pas encore approuvée : ouvrez {address}, entrez le code {code}, puis relancez la commande",
   signedIn: "Connecté en tant que {username}.",
   declined: "La connexion a été refusée",
   expired: "Le code d’appareil a expiré avant la fin de la connexion ; recommencez",

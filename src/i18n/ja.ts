@@ -25,6 +25,9 @@ export const ja: Messages = {
   retrying: "{reason}。{delay} 秒後に再試行します",
   pending: "保留中です。次のポーリングは {interval} 秒後",
   renewing: "コードの有効期限が切れました。新しいコードです ({attempt}/{max})。",
+  finishLater: "サインインしたら、次のコマンドで完了してください: {command}",
+  notApproved:
+    "'deviceflow login --no-wait' で開始したサインインはまだ承認されていません。{address} を開いてコード {code} を入力し、もう一度実行してください",
   signedIn: "{username} としてサインインしました。",
   declined: "サインインは拒否されました",
   expired:

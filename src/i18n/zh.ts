@@ -23,6 +23,9 @@ export const zh: Messages = {
   retrying: "{reason}；{delay} 秒后重试",
   pending: "等待中，{interval} 秒后再次轮询",
   renewing: "代码已过期；这是新的代码（第 {attempt} 个，共 {max} 个）。",
+  finishLater: "登录后，请运行以下命令完成：{command}",
+  notApproved:
+    "通过 'deviceflow login --no-wait' 开始的登录尚未获得批准：请打开 {address} 并输入代码 {code}，然后重新运行此命令",
   signedIn: "已登录为 {username}。",
   declined: "登录已被拒绝",
   expired: "设备代码在登录完成前已过期；请重新开始",

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { chooseLocale, say } from "../../i18n/locale.ts";
 import { optionsFor } from "../settings.ts";
 import type { PendingDeviceCode, TokenCache } from "../../../cache.ts";
 import type { DeviceFlowClient } from "../../client/client.ts";
@@ -65,7 +66,8 @@ async function start(
   await cache.savePending(client.authority, client.clientId, pending);
   (await makeView(io, values)).deviceCode(code, false);
   if (!values["json-events"]) {
-    io.stderr("When you have signed in, finish with: deviceflow login --resume\n");
+    const locale = chooseLocale(values.lang as string | undefined, io.env);
+    io.stderr(`${say(locale, "finishLater", { command: "deviceflow login --resume" })}\n`);
   }
   await io.stdout(
     jsonLine({
