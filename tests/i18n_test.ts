@@ -329,3 +329,34 @@ Deno.test("login --no-wait says how to finish in the person's language; a pendin
   assert.equal(line, `deviceflow: ${say("ja", "notApproved", words)}\n`);
   assert.ok(line.includes("https://id.example.com/verify") && line.includes("WDJB-MJHT"));
 });
+
+Deno.test("token says in the person's language that a sign-in starts, then prompts in it", async () => {
+  const server = recordingServer(undefined);
+  let stderr = "";
+  await main([
+    "token",
+    "--interactive",
+    "--timeout",
+    "1",
+    "--lang",
+    "fr_CA.UTF-8",
+    "--cache",
+    ":memory:",
+    "--client-id",
+    "app",
+    "--device-endpoint",
+    "https://id.example.com/device",
+    "--token-endpoint",
+    "https://id.example.com/token",
+  ], {
+    stdout: () => {},
+    stderr: (t) => void (stderr += t),
+    env: () => undefined,
+    stderrIsTerminal: false,
+    fetch: server.fetch,
+  });
+  const lines = stderr.split("\n");
+  assert.equal(lines[0], say("fr", "startingSignIn"), stderr);
+  assert.ok(lines.includes("  Adresse : https://id.example.com/verify"), stderr);
+  assert.ok(!stderr.includes("Not signed in"), stderr);
+});

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { chooseLocale, say } from "../i18n/locale.ts";
 import type { PendingDeviceCode, TokenCache } from "../../cache.ts";
 import type { DeviceFlowClient } from "../client/client.ts";
 import { DeviceFlowError, InteractionRequiredError, TimeoutError } from "../errors.ts";
@@ -132,7 +133,7 @@ async function waitForOther(
   io: GuardedIo,
   values: Values,
 ): Promise<TokenResult> {
-  const waiting = "Another process is finishing this sign-in; waiting for it";
+  const waiting = say(chooseLocale(values.lang as string | undefined, io.env), "otherProcess");
   notice(io, values, "waiting", waiting, waiting);
   const { pending } = found;
   while (Date.now() < pending.expiresAt + 5000) {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { say } from "../i18n/locale.ts";
+import { chooseLocale, say } from "../i18n/locale.ts";
 import type { Localized } from "./exit.ts";
 import type { DeviceFlowClient } from "../client/client.ts";
 import { InteractionRequiredError } from "../errors.ts";
@@ -110,7 +110,11 @@ export async function tokensFromCache(
         );
       }
       if (!canSignIn) throw signInNeeded(error, client, values, io, who);
-      if (!values["json-events"]) io.stderr(`${error.message}\n`);
+      if (!values["json-events"]) {
+        const locale = chooseLocale(values.lang as string | undefined, io.env);
+        // Why a sign-in starts: the library's reason in English, a sentence of our own otherwise.
+        io.stderr(`${locale === "en" ? error.message : say(locale, "startingSignIn")}\n`);
+      }
       return await signIn(client, settings.scopes, io, values, timeout, request.claims);
     }
   }, client);

@@ -29,6 +29,8 @@ export const de: Messages = {
   finishLater: "Wenn Sie sich angemeldet haben, schließen Sie ab mit: {command}",
   notApproved:
     "Die mit 'deviceflow login --no-wait' begonnene Anmeldung ist noch nicht bestätigt: öffnen Sie {address}, geben Sie den Code {code} ein und führen Sie den Befehl dann erneut aus",
+  startingSignIn: "Eine Anmeldung ist erforderlich; sie wird gestartet",
+  otherProcess: "Ein anderer Prozess schließt diese Anmeldung ab; warten darauf",
   signedIn: "Angemeldet als {username}.",
   declined: "Die Anmeldung wurde abgelehnt",
   expired:

@@ -27,6 +27,8 @@ export const en = {
   finishLater: "When you have signed in, finish with: {command}",
   notApproved:
     "The sign-in started with 'deviceflow login --no-wait' is not approved yet: open {address} and enter the code {code}, then run this again",
+  startingSignIn: "A sign-in is needed; starting one",
+  otherProcess: "Another process is finishing this sign-in; waiting for it",
   signedIn: "Signed in as {username}.",
   declined: "The sign-in was declined",
   expired: "The device code expired before the sign-in was completed; start again",

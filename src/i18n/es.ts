@@ -29,6 +29,8 @@ export const es: Messages = {
   finishLater: "Cuando haya iniciado sesión, termine con: {command}",
   notApproved:
     "El inicio de sesión empezado con 'deviceflow login --no-wait' aún no está aprobado: abra {address}, escriba el código {code} y vuelva a ejecutar el comando",
+  startingSignIn: "Debe iniciar sesión; se inicia ahora",
+  otherProcess: "Otro proceso está terminando este inicio de sesión; esperando",
   signedIn: "Sesión iniciada como {username}.",
   declined: "Se rechazó el inicio de sesión",
   expired:

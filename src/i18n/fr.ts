@@ -29,6 +29,8 @@ export const fr: Messages = {
   finishLater: "Une fois connecté, terminez avec : {command}",
   notApproved:
     "La connexion commencée avec 'deviceflow login --no-wait' n’est pas encore approuvée : ouvrez {address}, entrez le code {code}, puis relancez la commande",
+  startingSignIn: "Une connexion est nécessaire ; elle commence",
+  otherProcess: "Un autre processus termine cette connexion ; en attente",
   signedIn: "Connecté en tant que {username}.",
   declined: "La connexion a été refusée",
   expired: "Le code d’appareil a expiré avant la fin de la connexion ; recommencez",

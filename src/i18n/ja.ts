@@ -28,6 +28,8 @@ export const ja: Messages = {
   finishLater: "サインインしたら、次のコマンドで完了してください: {command}",
   notApproved:
     "'deviceflow login --no-wait' で開始したサインインはまだ承認されていません。{address} を開いてコード {code} を入力し、もう一度実行してください",
+  startingSignIn: "サインインが必要です。サインインを開始します",
+  otherProcess: "別のプロセスがこのサインインを完了しています。待機しています",
   signedIn: "{username} としてサインインしました。",
   declined: "サインインは拒否されました",
   expired:

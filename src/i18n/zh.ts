@@ -26,6 +26,8 @@ export const zh: Messages = {
   finishLater: "登录后，请运行以下命令完成：{command}",
   notApproved:
     "通过 'deviceflow login --no-wait' 开始的登录尚未获得批准：请打开 {address} 并输入代码 {code}，然后重新运行此命令",
+  startingSignIn: "需要登录；正在开始登录",
+  otherProcess: "另一个进程正在完成此登录；正在等待",
   signedIn: "已登录为 {username}。",
   declined: "登录已被拒绝",
   expired: "设备代码在登录完成前已过期；请重新开始",
