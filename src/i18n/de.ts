@@ -30,7 +30,7 @@ export const de: Messages = {
   notApproved:
     "Die mit 'deviceflow login --no-wait' begonnene Anmeldung ist noch nicht bestätigt: öffnen Sie {address}, geben Sie den Code {code} ein und führen Sie den Befehl dann erneut aus",
   startingSignIn: "Eine Anmeldung ist erforderlich; sie wird gestartet",
-  otherProcess: "Ein anderer Prozess schließt diese Anmeldung ab; warten darauf",
+  otherProcess: "Ein anderer Prozess schließt diese Anmeldung ab; es wird darauf gewartet",
   signedIn: "Angemeldet als {username}.",
   declined: "Die Anmeldung wurde abgelehnt",
   expired:
