@@ -829,3 +829,38 @@ Deno.test("opening a new cache file retries while another process holds it locke
     await done();
   });
 });
+
+Deno.test("accounts with long authorities, IDs and names sharing their first 64 characters are found by name, by key", async () => {
+  const dir = await Deno.makeTempDir();
+  const cache = await TokenCache.open(`${dir}/cache.db`);
+  try {
+    const now = Date.now();
+    const authority = `https://id.example.com/${"x".repeat(600)}`;
+    const shared = "ü".repeat(70);
+    for (const [id, name] of [["a", `${shared}-alice`], ["b", `${shared}-bob`]] as const) {
+      await cache.save({
+        account: {
+          authority,
+          clientId: "app",
+          homeAccountId: id.repeat(255),
+          username: name,
+          provider: "oidc",
+          signedInAt: now,
+        },
+        accessToken: {
+          secret: `token-${id}`,
+          tokenType: "Bearer",
+          scopes: ["api"],
+          requestedScopes: ["api"],
+          cachedAt: now,
+          expiresAt: now + 3_600_000,
+        },
+      });
+    }
+    const named = await cache.accountsNamed(authority, "app", `${shared}-BOB`);
+    assert.deepEqual(named.map((a) => a.homeAccountId), ["b".repeat(255)]);
+  } finally {
+    cache.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

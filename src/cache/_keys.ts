@@ -19,7 +19,9 @@ export function accountKey(a: AccountRef): StoreKey {
  * is one short list, whatever the number of accounts.
  */
 export function accountNamePrefix(authority: string, clientId: string, username: string): StoreKey {
-  return [...NS, "account_name", authority, clientId, username.toLowerCase()];
+  // The first 64 characters only: a key stays within KV's 2 KiB, whatever a server
+  // calls its users; a reader checks the whole name on the account it finds.
+  return [...NS, "account_name", authority, clientId, username.toLowerCase().slice(0, 64)];
 }
 export function accountNameKey(a: AccountRef & { username: string }): StoreKey {
   return [...accountNamePrefix(a.authority, a.clientId, a.username), a.homeAccountId];
