@@ -134,66 +134,82 @@ Deno.test("the bash script registers _deviceflow and completes commands, options
   });
 });
 
-Deno.test("the zsh script completes commands, options and values (where zsh is installed)", async () => {
+Deno.test("the zsh script starts with #compdef deviceflow", async () => {
   const text = await script("zsh");
   assert.match(text, /^#compdef deviceflow\n/);
-  if (!await installed("zsh")) {
-    console.log("zsh is not installed: only the script's text was checked");
-    return;
-  }
-  await withScript(text, "_deviceflow", async (dir) => {
-    await shell("zsh", ["-n", `${dir}/_deviceflow`]);
-    const capture = new URL("./support/zsh_complete.zsh", import.meta.url).pathname;
-    const cases: [string, string[]][] = [
-      ["deviceflow lo", ["login", "logout"]],
-      ["deviceflow login --ca", ["--cache"]],
-      ["deviceflow token --output=", ["raw", "json", "env", "header", "exec-credential"]],
-      ["deviceflow login --provider ", ["entra", "github", "google", "oidc"]],
-      ["deviceflow completions ", ["bash", "zsh", "fish"]],
-    ];
-    for (const [line, expected] of cases) {
-      // An interactive zsh in a pseudo-terminal can lose the typed line while it starts up on a
-      // busy machine (no hits at all, seen once in CI): such a run is tried again, at most twice.
-      // A run that offers something is judged as it is.
-      let offered: string[] = [];
-      for (let attempt = 0; attempt < 3 && !offered.some(Boolean); attempt++) {
-        offered = (await shell("zsh", ["-f", capture, dir, line]))
-          .split("\n").map((hit) => hit.replace(/^<hit>/, ""));
-      }
-      for (const word of expected) {
-        assert.ok(offered.includes(word), `${line}: ${word} not in ${offered}`);
-      }
-    }
-  });
 });
 
-Deno.test("the fish script completes commands, options and values (where fish is installed)", async () => {
-  const text = await script("fish");
-  assert.match(text, /^complete -c deviceflow -f$/m);
-  if (!await installed("fish")) {
-    console.log("fish is not installed: only the script's text was checked");
-    return;
-  }
-  await withScript(text, "deviceflow.fish", async (dir) => {
-    await shell("fish", ["-n", `${dir}/deviceflow.fish`]);
-    const cases: [string, string[]][] = [
-      ["deviceflow lo", ["login", "logout"]],
-      ["deviceflow login --ca", ["--cache"]],
-      ["deviceflow token -o ", ["raw", "json", "env", "header", "exec-credential"]],
-      ["deviceflow login --provider ", ["entra", "github", "google", "oidc"]],
-      ["deviceflow completions ", ["bash", "zsh", "fish"]],
-      ["deviceflow run --scope x -- bas", ["bash"]],
-    ];
-    const program = [
-      `source '${dir}/deviceflow.fish'`,
-      ...cases.map(([line]) => `echo "${line} =>" (complete -C '${line}' | string split -f1 \\t)`),
-    ].join("\n");
-    const lines = (await shell("fish", ["-c", program])).trim().split("\n");
-    cases.forEach(([line, expected], i) => {
-      const offered = lines[i]!.split(" => ")[1]?.split(" ") ?? [];
-      for (const word of expected) {
-        assert.ok(offered.includes(word), `${line}: ${word} not in ${lines[i]}`);
+const HAVE_ZSH = await installed("zsh");
+Deno.test({
+  name: `the zsh script completes commands, options and values${
+    HAVE_ZSH ? "" : " (NOT RUN: zsh is not installed)"
+  }`,
+  ignore: !HAVE_ZSH,
+  fn: async () => {
+    const text = await script("zsh");
+    await withScript(text, "_deviceflow", async (dir) => {
+      await shell("zsh", ["-n", `${dir}/_deviceflow`]);
+      const capture = new URL("./support/zsh_complete.zsh", import.meta.url).pathname;
+      const cases: [string, string[]][] = [
+        ["deviceflow lo", ["login", "logout"]],
+        ["deviceflow login --ca", ["--cache"]],
+        ["deviceflow token --output=", ["raw", "json", "env", "header", "exec-credential"]],
+        ["deviceflow login --provider ", ["entra", "github", "google", "oidc"]],
+        ["deviceflow completions ", ["bash", "zsh", "fish"]],
+      ];
+      for (const [line, expected] of cases) {
+        // An interactive zsh in a pseudo-terminal can lose the typed line while it starts up on a
+        // busy machine (no hits at all, seen once in CI): such a run is tried again, at most twice.
+        // A run that offers something is judged as it is.
+        let offered: string[] = [];
+        for (let attempt = 0; attempt < 3 && !offered.some(Boolean); attempt++) {
+          offered = (await shell("zsh", ["-f", capture, dir, line]))
+            .split("\n").map((hit) => hit.replace(/^<hit>/, ""));
+        }
+        for (const word of expected) {
+          assert.ok(offered.includes(word), `${line}: ${word} not in ${offered}`);
+        }
       }
     });
-  });
+  },
+});
+
+Deno.test("the fish script turns off file completion for deviceflow (complete -c deviceflow -f)", async () => {
+  const text = await script("fish");
+  assert.match(text, /^complete -c deviceflow -f$/m);
+});
+
+const HAVE_FISH = await installed("fish");
+Deno.test({
+  name: `the fish script completes commands, options and values${
+    HAVE_FISH ? "" : " (NOT RUN: fish is not installed)"
+  }`,
+  ignore: !HAVE_FISH,
+  fn: async () => {
+    const text = await script("fish");
+    await withScript(text, "deviceflow.fish", async (dir) => {
+      await shell("fish", ["-n", `${dir}/deviceflow.fish`]);
+      const cases: [string, string[]][] = [
+        ["deviceflow lo", ["login", "logout"]],
+        ["deviceflow login --ca", ["--cache"]],
+        ["deviceflow token -o ", ["raw", "json", "env", "header", "exec-credential"]],
+        ["deviceflow login --provider ", ["entra", "github", "google", "oidc"]],
+        ["deviceflow completions ", ["bash", "zsh", "fish"]],
+        ["deviceflow run --scope x -- bas", ["bash"]],
+      ];
+      const program = [
+        `source '${dir}/deviceflow.fish'`,
+        ...cases.map(([line]) =>
+          `echo "${line} =>" (complete -C '${line}' | string split -f1 \\t)`
+        ),
+      ].join("\n");
+      const lines = (await shell("fish", ["-c", program])).trim().split("\n");
+      cases.forEach(([line, expected], i) => {
+        const offered = lines[i]!.split(" => ")[1]?.split(" ") ?? [];
+        for (const word of expected) {
+          assert.ok(offered.includes(word), `${line}: ${word} not in ${lines[i]}`);
+        }
+      });
+    });
+  },
 });
