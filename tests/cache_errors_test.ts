@@ -5,6 +5,7 @@
  * file. A cache that can be read but not written still serves its tokens.
  */
 
+import { needs } from "./support/needs.ts";
 import assert from "node:assert/strict";
 import { cacheProblem } from "../src/cache/errors.ts";
 import { startFakeServer } from "./support/fake_server.ts";
@@ -97,7 +98,7 @@ async function canMount(): Promise<boolean> {
 }
 const MOUNTS = await canMount();
 /** How a case that needs a mount is named where it cannot run: reported as ignored, with why. */
-const NO_MOUNT = " (NOT RUN: no tmpfs can be mounted here: not root, or no mount)";
+const NO_MOUNT = "no tmpfs can be mounted here: not root, or no mount";
 
 /** A small tmpfs of our own, or `undefined` (with the reason printed) where none can be mounted. */
 async function tmpfs(
@@ -149,11 +150,11 @@ function assertNoDeleteAdvice(result: CliRun): void {
 }
 
 Deno.test({
-  name:
-    `a full disk: a refresh fails with 'the disk is full', the cached token is still served, nothing is lost${
-      MOUNTS ? "" : NO_MOUNT
-    }`,
-  ignore: !MOUNTS,
+  ...needs(
+    "a full disk: a refresh fails with 'the disk is full', the cached token is still served, nothing is lost",
+    MOUNTS,
+    NO_MOUNT,
+  ),
   sanitizeResources: false,
   fn: () =>
     signedInOnTmpfs(async (mount, cache) => {
@@ -188,11 +189,11 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    `a read-only mount still serves the cached token; a refresh or logout says the cache is read-only${
-      MOUNTS ? "" : NO_MOUNT
-    }`,
-  ignore: !MOUNTS,
+  ...needs(
+    "a read-only mount still serves the cached token; a refresh or logout says the cache is read-only",
+    MOUNTS,
+    NO_MOUNT,
+  ),
   sanitizeResources: false,
   fn: () =>
     signedInOnTmpfs(async (mount, cache) => {
@@ -227,11 +228,11 @@ Deno.test({
 
 const AS_ROOT = Deno.build.os === "linux" && Deno.uid() === 0;
 Deno.test({
-  name:
-    `as a user without write access (a 0400 file in a 0500 directory) the cached token is served${
-      AS_ROOT ? "" : " (NOT RUN: not root, so no second user can be made)"
-    }`,
-  ignore: !AS_ROOT,
+  ...needs(
+    "as a user without write access (a 0400 file in a 0500 directory) the cached token is served",
+    AS_ROOT,
+    "not root, so no second user can be made",
+  ),
   sanitizeResources: false,
   fn: async () => {
     const user = "deviceflow-other";

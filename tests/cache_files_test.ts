@@ -8,6 +8,7 @@
  * cache file says is validated like what a server says.
  */
 
+import { needs } from "./support/needs.ts";
 import assert from "node:assert/strict";
 import { TokenCache } from "../cache.ts";
 import { startFakeServer } from "./support/fake_server.ts";
@@ -148,11 +149,11 @@ async function otherUser(): Promise<number | undefined> {
 
 const ROOT = POSIX && Deno.uid() === 0;
 Deno.test({
-  name:
-    `a cache file of another user (planted first in a shared directory) is refused, even for root${
-      ROOT ? "" : " (NOT RUN: not root, so no file can be given to another user)"
-    }`,
-  ignore: !ROOT,
+  ...needs(
+    "a cache file of another user (planted first in a shared directory) is refused, even for root",
+    ROOT,
+    "not root, so no file can be given to another user",
+  ),
   fn: () =>
     withDir(async (dir) => {
       const uid = await otherUser();

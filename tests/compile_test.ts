@@ -7,6 +7,7 @@
  * and keeps its cache.
  */
 
+import { needs } from "./support/needs.ts";
 import assert from "node:assert/strict";
 import { EXIT } from "../cli.ts";
 import { approveDeviceCode } from "./support/approve.ts";
@@ -407,10 +408,11 @@ Deno.test("a bundle that would import a module of the repository at run time, or
 
 Deno.test({
   // Skipped where no denort base runtime can be had (offline, no DENORT_BIN): the name says so.
-  name: runtime === undefined
-    ? "a binary compiled for this machine (NOT RUN: no denort base runtime here; set DENORT_BIN to run it)"
-    : "a binary compiled for this machine prints --version and --help, signs in, and its cache survives a second run",
-  ignore: runtime === undefined,
+  ...needs(
+    "a binary compiled for this machine prints --version and --help, signs in, and its cache survives a second run",
+    runtime !== undefined,
+    "no denort base runtime here; set DENORT_BIN to run it",
+  ),
   ...opts,
   fn: () =>
     withTemp(async (dir) => {

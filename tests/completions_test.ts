@@ -3,6 +3,7 @@
  * bash, zsh and fish (where installed) complete with them.
  */
 
+import { needs } from "./support/needs.ts";
 import assert from "node:assert/strict";
 import type { Command } from "../src/cli/context.ts";
 import { runMain } from "./support/cli_harness.ts";
@@ -141,10 +142,11 @@ Deno.test("the zsh script starts with #compdef deviceflow", async () => {
 
 const HAVE_ZSH = await installed("zsh");
 Deno.test({
-  name: `the zsh script completes commands, options and values${
-    HAVE_ZSH ? "" : " (NOT RUN: zsh is not installed)"
-  }`,
-  ignore: !HAVE_ZSH,
+  ...needs(
+    "the zsh script completes commands, options and values",
+    HAVE_ZSH,
+    "zsh is not installed",
+  ),
   fn: async () => {
     const text = await script("zsh");
     await withScript(text, "_deviceflow", async (dir) => {
@@ -181,10 +183,11 @@ Deno.test("the fish script turns off file completion for deviceflow (complete -c
 
 const HAVE_FISH = await installed("fish");
 Deno.test({
-  name: `the fish script completes commands, options and values${
-    HAVE_FISH ? "" : " (NOT RUN: fish is not installed)"
-  }`,
-  ignore: !HAVE_FISH,
+  ...needs(
+    "the fish script completes commands, options and values",
+    HAVE_FISH,
+    "fish is not installed",
+  ),
   fn: async () => {
     const text = await script("fish");
     await withScript(text, "deviceflow.fish", async (dir) => {

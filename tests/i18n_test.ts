@@ -83,18 +83,20 @@ Deno.test("locale names: region, encoding and modifier suffixes; Simplified Chin
 /** The prompt and outcome lines as the CLI writes them on a terminal of this width. */
 function promptLines(locale: typeof LOCALES[number], columns: number): string {
   let text = "";
-  const view = textView({
-    write: (t) => void (text += t),
-    // A cleared line starts a new one here, so that each redraw is its own line.
-    control: (name) => void (name === "clearLine" && (text += "\n")),
-    terminal: true,
-    color: false,
-    verbose: true,
-    qr: "off",
-    columns,
-    now: () => 0,
-    locale,
-  });
+  const makeView = (verbose: boolean) =>
+    textView({
+      write: (t) => void (text += t),
+      // A cleared line starts a new one here, so that each redraw is its own line.
+      control: (name) => void (name === "clearLine" && (text += "\n")),
+      terminal: true,
+      color: false,
+      verbose,
+      qr: "off",
+      columns,
+      now: () => 0,
+      locale,
+    });
+  const view = makeView(true);
   const address = "https://login.example.com/device";
   const code = {
     deviceCode: "dc",
@@ -119,17 +121,7 @@ function promptLines(locale: typeof LOCALES[number], columns: number): string {
   });
   // The line `login --resume` writes instead of the whole prompt, on a view of its own.
   text += "\n";
-  const resumed = textView({
-    write: (t) => void (text += t),
-    control: (name) => void (name === "clearLine" && (text += "\n")),
-    terminal: true,
-    color: false,
-    verbose: false,
-    qr: "off",
-    columns,
-    now: () => 0,
-    locale,
-  });
+  const resumed = makeView(false);
   resumed.resuming(code);
   resumed.stop();
   return text + countdownLine("14:59", say(locale, "slowDown", { interval: 10 }), columns) + "\n";

@@ -173,9 +173,15 @@ export async function cachedToken(
   account: CachedAccount,
   wanted: readonly string[],
 ): Promise<CachedAccessToken | undefined> {
-  const tokens = await cache.getAccessTokens(account);
-  if (wanted.length === 0) return tokens[0];
-  return tokens.find((t) => covers(t, wanted));
+  return newestCovering(await cache.getAccessTokens(account), wanted);
+}
+
+/** The newest of an account's tokens that covers the scopes; the newest of all when none are named. */
+function newestCovering(
+  tokens: readonly CachedAccessToken[],
+  wanted: readonly string[],
+): CachedAccessToken | undefined {
+  return wanted.length === 0 ? tokens[0] : tokens.find((t) => covers(t, wanted));
 }
 
 /**
@@ -251,7 +257,7 @@ export async function lookupCachedToken(
       ]);
       if (found) {
         account = found;
-        token = request.scopes.length ? tokens.find((t) => covers(t, request.scopes)) : tokens[0];
+        token = newestCovering(tokens, request.scopes);
       }
     }
   }
